@@ -1,0 +1,34 @@
+# kea-operator: `just --list` shows every recipe. `./dev <recipe>` installs `just` first on a fresh machine.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+export KEA_OPERATOR_CACHE := env_var_or_default("KEA_OPERATOR_CACHE", "/var/cache/kea-operator")
+export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", KEA_OPERATOR_CACHE / "target")
+
+# List the recipes
+default:
+    @just --list
+
+# Install what a fresh machine lacks: cargo tools, real Kea 3.0.4 rootfs, the Kubernetes API server
+setup:
+    scripts/setup.sh
+
+# Formatting and lints (cargo fmt --check, clippy -D warnings)
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Unit, property, integration and doc tests (real environments required: REQUIRE_REAL_ENV=1)
+test: setup
+    REQUIRE_REAL_ENV=1 cargo nextest run --workspace --no-fail-fast
+    cargo test --workspace --doc
+
+# Everything CI runs, in order, each step timed
+ci:
+    scripts/timed setup just setup
+    scripts/timed lint just lint
+    scripts/timed test just test
+
+# Run kea-sim with the example config (Kea socket 127.0.0.1:8000, admin API 127.0.0.1:8001)
+kea-sim *ARGS:
+    cargo run -p kea-sim --bin kea-sim -- --config kea-sim/examples/kea-dhcp4.json {{ARGS}}

@@ -1,0 +1,3 @@
+fn main() {
+    println!("kea-sim: not yet implemented");
+}

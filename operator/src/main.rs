@@ -1,0 +1,3 @@
+fn main() {
+    println!("kea-operator: not yet implemented");
+}
