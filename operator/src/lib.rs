@@ -5,3 +5,4 @@
 //! HTTP endpoints and leader election sit at the edges.
 
 pub mod core;
+pub mod leader;
