@@ -7,3 +7,4 @@
 pub mod core;
 pub mod leader;
 pub mod http;
+pub mod crd;
