@@ -24,7 +24,9 @@ pub enum MacError {
         "MAC address {0:?} has no separators; write it as six hex pairs separated by ':' or '-', e.g. aa:bb:cc:dd:ee:ff"
     )]
     NoSeparators(String),
-    #[error("MAC address {0:?} is not valid; expected six hex pairs separated by ':' or '-', e.g. aa:bb:cc:dd:ee:ff")]
+    #[error(
+        "MAC address {0:?} is not valid; expected six hex pairs separated by ':' or '-', e.g. aa:bb:cc:dd:ee:ff"
+    )]
     Invalid(String),
 }
 
@@ -57,7 +59,10 @@ impl Mac {
         // Truncate what we echo back so a hostile spec cannot bloat status messages.
         let shown = || trimmed.chars().take(64).collect::<String>();
         let normalized = trimmed.to_ascii_lowercase().replace('-', ":");
-        if !normalized.contains(':') && normalized.len() == 12 && normalized.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !normalized.contains(':')
+            && normalized.len() == 12
+            && normalized.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return Err(MacError::NoSeparators(shown()));
         }
         let bytes = normalized.as_bytes();
@@ -90,7 +95,11 @@ fn hex(b: u8) -> Option<u8> {
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3], o[4], o[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            o[0], o[1], o[2], o[3], o[4], o[5]
+        )
     }
 }
 
@@ -127,9 +136,18 @@ mod tests {
 
     #[test]
     fn normalizes_the_seed_examples() {
-        assert_eq!(Mac::parse("AA:BB:CC:DD:EE:FF").unwrap().to_string(), "aa:bb:cc:dd:ee:ff");
-        assert_eq!(Mac::parse("aa-bb-cc-dd-ee-ff").unwrap().to_string(), "aa:bb:cc:dd:ee:ff");
-        assert_eq!(Mac::parse(" Aa-bB:cc-DD:ee-ff ").unwrap().to_string(), "aa:bb:cc:dd:ee:ff");
+        assert_eq!(
+            Mac::parse("AA:BB:CC:DD:EE:FF").unwrap().to_string(),
+            "aa:bb:cc:dd:ee:ff"
+        );
+        assert_eq!(
+            Mac::parse("aa-bb-cc-dd-ee-ff").unwrap().to_string(),
+            "aa:bb:cc:dd:ee:ff"
+        );
+        assert_eq!(
+            Mac::parse(" Aa-bB:cc-DD:ee-ff ").unwrap().to_string(),
+            "aa:bb:cc:dd:ee:ff"
+        );
     }
 
     #[test]
@@ -141,8 +159,18 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "  ", "aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:ff:00", "aa:bb:cc:dd:ee:fg", "aa.bb.cc.dd.ee.ff",
-            "aabb:ccdd:eeff", "a:bb:cc:dd:ee:fff", "ää:bb:cc:dd:ee:ff", "+a:bb:cc:dd:ee:ff"] {
+        for bad in [
+            "",
+            "  ",
+            "aa:bb:cc:dd:ee",
+            "aa:bb:cc:dd:ee:ff:00",
+            "aa:bb:cc:dd:ee:fg",
+            "aa.bb.cc.dd.ee.ff",
+            "aabb:ccdd:eeff",
+            "a:bb:cc:dd:ee:fff",
+            "ää:bb:cc:dd:ee:ff",
+            "+a:bb:cc:dd:ee:ff",
+        ] {
             assert!(Mac::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -2,8 +2,13 @@
 //! selection, reconcile planning and error classification. Nothing here talks to Kea or Kubernetes,
 //! so all of it is unit- and property-testable without a runtime.
 
+pub mod annotation;
+pub mod lease_select;
 pub mod mac;
+pub mod marker;
 pub mod model;
+pub mod namespace;
+pub mod subnet_match;
 
 pub use mac::{Mac, MacError};
-pub use model::{Host, HostSource, Lease, Subnet, SubnetId};
+pub use model::{Host, HostSource, Lease, ServerId, Subnet, SubnetId};

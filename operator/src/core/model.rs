@@ -73,6 +73,42 @@ pub struct Host {
     pub source: Option<HostSource>,
 }
 
+/// Which configured Kea server: `KEA_URL` is the primary, `KEA_SECONDARY_URL` the secondary. The names
+/// appear in status (`servers[].name`), the reservations annotation and metric labels, so they are a
+/// closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerId {
+    Primary,
+    Secondary,
+}
+
+impl ServerId {
+    pub const ALL: [ServerId; 2] = [ServerId::Primary, ServerId::Secondary];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerId::Primary => "primary",
+            ServerId::Secondary => "secondary",
+        }
+    }
+
+    /// Parses the status/annotation name (`primary`, `secondary`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "primary" => Some(ServerId::Primary),
+            "secondary" => Some(ServerId::Secondary),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ServerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
