@@ -8,3 +8,7 @@ pub mod core;
 pub mod leader;
 pub mod http;
 pub mod crd;
+pub mod config;
+pub mod kea;
+pub mod metrics;
+pub mod check;
