@@ -32,3 +32,15 @@ ci:
 # Run kea-sim with the example config (Kea socket 127.0.0.1:8000, admin API 127.0.0.1:8001)
 kea-sim *ARGS:
     cargo run -p kea-sim --bin kea-sim -- --config kea-sim/examples/kea-dhcp4.json {{ARGS}}
+
+# Helm chart checks, offline: lint, render every value set, kubernetes-validate, structure, golden files
+chart:
+    scripts/helm/check.sh
+
+# Build the images kea-operator:dev and kea-sim:dev (FROM scratch, static binaries) and print their sizes
+images:
+    images/build.sh
+
+# Build the images, then run each: kea-operator --help/check, kea-sim answering list-commands
+images-smoke: images
+    images/smoke.sh
