@@ -3,6 +3,7 @@
 //! so all of it is unit- and property-testable without a runtime.
 
 pub mod annotation;
+pub mod error_class;
 pub mod lease_select;
 pub mod mac;
 pub mod marker;
