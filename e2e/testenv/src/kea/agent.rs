@@ -152,7 +152,7 @@ impl ControlAgentBuilder {
             auth: self.auth,
             tls,
             _port: port,
-            _state: state,
+            state,
         })
     }
 }
@@ -168,7 +168,7 @@ pub struct ControlAgent {
     auth: Option<BasicAuth>,
     tls: Option<TlsMaterial>,
     _port: PortLease,
-    _state: KeaState,
+    state: KeaState,
 }
 
 impl ControlAgent {
@@ -197,6 +197,11 @@ impl ControlAgent {
 
     pub fn tls(&self) -> Option<&TlsMaterial> {
         self.tls.as_ref()
+    }
+
+    /// The agent's state directory as seen inside the chroot (its TLS files live there).
+    pub fn state_dir_in_chroot(&self) -> &str {
+        self.state.chroot()
     }
 
     /// The dhcp4 daemon behind the agent.

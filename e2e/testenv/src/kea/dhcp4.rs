@@ -295,6 +295,12 @@ impl KeaProcess {
         self.state.host()
     }
 
+    /// The state directory as Kea sees it (`/tmp/testenv/<name>-XXXX`): it appears in config-get
+    /// and config-write answers.
+    pub fn state_dir_in_chroot(&self) -> &str {
+        self.state.chroot()
+    }
+
     /// The server's pid while running.
     pub fn pid(&self) -> Option<u32> {
         self.process.as_ref().map(ManagedProcess::pid)
