@@ -141,43 +141,29 @@ impl Transport {
 }
 
 fn too_large(limit: usize) -> KeaError {
-    KeaError::Protocol {
-        reason: format!("the answer exceeds {} MiB", limit / (1024 * 1024)),
-    }
+    const MIB: usize = 1024 * 1024;
+    let size = if limit >= MIB { format!("{} MiB", limit / MIB) } else { format!("{limit} bytes") };
+    KeaError::Protocol { reason: format!("the answer exceeds {size}") }
 }
 
 /// Maps a reqwest failure to our error. reqwest's own message names the URL; we build the reason
 /// from the causes instead (the URL is logged separately, as the server's name).
 fn classify(e: &reqwest::Error) -> KeaError {
+    if let Some(tls) = e.source().and_then(find_rustls_error) {
+        return KeaError::Tls { reason: truncate(&tls.to_string()) };
+    }
     if e.is_timeout() {
-        return KeaError::Network {
-            reason: "connection timed out".into(),
-        };
+        return KeaError::Network { reason: "connection timed out".into() };
     }
     let mut source = e.source();
     while let Some(err) = source {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return KeaError::Tls {
-                reason: truncate(&tls.to_string()),
-            };
-        }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            {
-                return KeaError::Tls {
-                    reason: truncate(&tls.to_string()),
-                };
-            }
             let reason = match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
                 std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
                 std::io::ErrorKind::ConnectionAborted => "connection aborted".to_string(),
                 std::io::ErrorKind::TimedOut => "connection timed out".to_string(),
-                std::io::ErrorKind::UnexpectedEof => {
-                    "connection closed before the answer was complete".to_string()
-                }
+                std::io::ErrorKind::UnexpectedEof => "connection closed before the answer was complete".to_string(),
                 _ => truncate(&io.to_string()),
             };
             return KeaError::Network { reason };
@@ -192,6 +178,21 @@ fn classify(e: &reqwest::Error) -> KeaError {
         error_chain(e)
     };
     KeaError::Network { reason }
+}
+
+/// A rustls error anywhere in the chain. The connectors wrap it in `io::Error`s (sometimes twice),
+/// whose `source()` skips the wrapped error itself, so wrapped errors are opened with `get_ref`.
+fn find_rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    if let Some(inner) = err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        let inner: &(dyn std::error::Error + 'static) = inner;
+        if let Some(tls) = find_rustls_error(inner) {
+            return Some(tls);
+        }
+    }
+    err.source().and_then(find_rustls_error)
 }
 
 /// The causes of an error without reqwest's top line (which names the URL).
