@@ -65,13 +65,17 @@ for image in "${images[@]}"; do
     cp "$sim_config" "$ctx/etc-kea-sim/kea-dhcp4.json"
   fi
   echo "==> docker build $image:$tag (context: $(du -sh "$ctx" | cut -f1))"
-  # DOCKER_BUILDKIT=0: the legacy builder; BuildKit needs buildx, which this machine lacks.
-  DOCKER_BUILDKIT=0 docker build -q --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
-    -t "$image:$tag" "$ctx" >/dev/null
+  # DOCKER_BUILDKIT=0: the legacy builder; BuildKit needs buildx, which this machine lacks. Its
+  # deprecation notice goes to stderr on every build: shown only when the build fails.
+  if ! DOCKER_BUILDKIT=0 docker build -q --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
+    -t "$image:$tag" "$ctx" >/dev/null 2>"$ctx.log"; then
+    cat "$ctx.log" >&2
+    exit 1
+  fi
 done
 
 echo "==> images"
-printf '%-24s %10s\n' IMAGE SIZE
+printf '%-24s %11s\n' IMAGE SIZE
 for image in "${images[@]}"; do
   bytes=$(docker image inspect -f '{{.Size}}' "$image:$tag")
   printf '%-24s %8.1f MB\n' "$image:$tag" "$(echo "$bytes" | awk '{print $1 / 1000000}')"

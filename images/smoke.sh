@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# images/smoke.sh: run each image built by images/build.sh and check it behaves (`just images-smoke`).
+# images/smoke.sh [kea-operator] [kea-sim]: run each image (default: both) built by images/build.sh
+# and check it behaves (`just images-smoke`).
 #   kea-operator: `--help` exits 0; `check` without configuration exits non-zero with one line naming
 #                 KEA_URL (SPEC §5: invalid configuration stops the process with one line); both under
 #                 the chart's restrictions (read-only root filesystem, no capabilities, non-root).
 #   kea-sim:      started with its baked-in example config, answers `list-commands` on its published
-#                 Kea port, accepts connections on its admin port, and stops on SIGTERM as PID 1.
+#                 Kea port, answers HTTP on its admin port, and stops on SIGTERM as PID 1.
 set -euo pipefail
 tag=${IMAGE_TAG:-dev}
 failures=0
@@ -14,80 +15,100 @@ ok() { echo "  ok   $*"; }
 # The pod security the chart sets, as docker flags.
 restricted=(--read-only --cap-drop ALL --security-opt no-new-privileges)
 
-for image in kea-operator kea-sim; do
+smoke_operator() {
+  local image=kea-operator:$tag help check rc lines
+  echo "==> $image"
+  set +e
+  help=$(docker run --rm "${restricted[@]}" "$image" --help 2>&1); rc=$?
+  set -e
+  if [ $rc -eq 0 ] && grep -q 'check' <<<"$help" && grep -q 'run' <<<"$help"; then
+    ok "--help exits 0 and lists the run and check subcommands"
+  else
+    fail "--help exited $rc; output: $(head -c 400 <<<"$help")"
+  fi
+
+  set +e
+  # The container's environment holds no Kea setting (the host's is not passed in).
+  check=$(docker run --rm "${restricted[@]}" "$image" check 2>&1); rc=$?
+  set -e
+  lines=$(grep -c . <<<"$check" || true)
+  if [ $rc -eq 0 ]; then
+    fail "check without configuration exited 0: $check"
+  elif [ $rc -ge 125 ]; then
+    fail "check exited $rc: docker could not run the binary: $check"
+  elif [ "$lines" -ne 1 ]; then
+    fail "check without configuration printed $lines lines, expected one: $(head -c 600 <<<"$check")"
+  elif ! grep -q 'KEA_URL' <<<"$check"; then
+    fail "check's error does not name KEA_URL: $check"
+  else
+    ok "check without configuration exits $rc with one line: $check"
+  fi
+}
+
+sim_container=""
+cleanup() { [ -z "$sim_container" ] || docker rm -f "$sim_container" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+smoke_sim() {
+  local image=kea-sim:$tag kea_port admin_port answer="" start took_ms code
+  echo "==> $image"
+  sim_container=kea-sim-smoke-$$
+  docker run -d --name "$sim_container" --cap-drop ALL --security-opt no-new-privileges \
+    -p 127.0.0.1::8000 -p 127.0.0.1::8001 "$image" >/dev/null
+  kea_port=$(docker port "$sim_container" 8000/tcp | head -n1 | sed 's/.*://')
+  admin_port=$(docker port "$sim_container" 8001/tcp | head -n1 | sed 's/.*://')
+
+  for _ in $(seq 1 50); do
+    answer=$(curl -sS --max-time 2 -H 'Content-Type: application/json' \
+      -d '{"command": "list-commands", "service": ["dhcp4"]}' "http://127.0.0.1:$kea_port/" 2>/dev/null) && break
+    [ "$(docker inspect -f '{{.State.Running}}' "$sim_container")" = true ] || break
+    sleep 0.2
+  done
+  if jq -e '.[0].result == 0 and (.[0].arguments | index("list-commands") != null)' <<<"$answer" >/dev/null 2>&1; then
+    ok "list-commands on the published Kea port: $(jq -c '.[0].arguments | length' <<<"$answer") commands"
+  else
+    fail "list-commands on 127.0.0.1:$kea_port answered: ${answer:-nothing}; logs: $(docker logs "$sim_container" 2>&1 | tail -n 5)"
+  fi
+
+  # Any HTTP answer will do: the admin API's routes are kea-sim's business, its port is ours.
+  if curl -sS --max-time 2 -o /dev/null "http://127.0.0.1:$admin_port/" 2>/dev/null; then
+    ok "the admin API answers HTTP on its published port"
+  else
+    fail "the admin API on 127.0.0.1:$admin_port does not answer HTTP"
+  fi
+
+  start=$(date +%s%N)
+  docker stop -t 5 "$sim_container" >/dev/null
+  took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  code=$(docker inspect -f '{{.State.ExitCode}}' "$sim_container")
+  # PID 1 gets no default signal handlers: a binary that does not handle SIGTERM is killed (137).
+  if [ "$code" = 137 ]; then
+    fail "kea-sim ignored SIGTERM as PID 1 (killed after 5 s)"
+  else
+    ok "stops on SIGTERM in ${took_ms} ms (exit $code)"
+  fi
+}
+
+images=("$@")
+[ ${#images[@]} -gt 0 ] || images=(kea-operator kea-sim)
+for image in "${images[@]}"; do
+  case $image in
+    kea-operator | kea-sim) ;;
+    *) echo "unknown image '$image': expected kea-operator or kea-sim" >&2; exit 2 ;;
+  esac
   if ! docker image inspect "$image:$tag" >/dev/null 2>&1; then
     echo "image $image:$tag not found: run images/build.sh (just images) first" >&2
     exit 1
   fi
   user=$(docker image inspect -f '{{.Config.User}}' "$image:$tag")
-  [ "$user" = 65532:65532 ] && ok "$image runs as $user" || fail "$image runs as '$user', expected 65532:65532"
+  if [ "$user" = 65532:65532 ]; then ok "$image runs as $user"; else fail "$image runs as '$user', expected 65532:65532"; fi
 done
-
-echo "==> kea-operator:$tag"
-set +e
-help=$(docker run --rm "${restricted[@]}" "kea-operator:$tag" --help 2>&1); rc=$?
-set -e
-if [ $rc -eq 0 ] && grep -q 'check' <<<"$help" && grep -q 'run' <<<"$help"; then
-  ok "--help exits 0 and lists the run and check subcommands"
-else
-  fail "--help exited $rc; output: $(head -c 400 <<<"$help")"
-fi
-
-set +e
-# The container's environment holds no Kea setting (the host's is not passed in).
-check=$(docker run --rm "${restricted[@]}" "kea-operator:$tag" check 2>&1); rc=$?
-set -e
-lines=$(grep -c . <<<"$check" || true)
-if [ $rc -eq 0 ]; then
-  fail "check without configuration exited 0: $check"
-elif [ $rc -ge 125 ]; then
-  fail "check exited $rc: docker could not run the binary: $check"
-elif [ "$lines" -ne 1 ]; then
-  fail "check without configuration printed $lines lines, expected one: $(head -c 600 <<<"$check")"
-elif ! grep -q 'KEA_URL' <<<"$check"; then
-  fail "check's error does not name KEA_URL: $check"
-else
-  ok "check without configuration exits $rc with one line: $check"
-fi
-
-echo "==> kea-sim:$tag"
-name=kea-sim-smoke-$$
-cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-docker run -d --name "$name" --cap-drop ALL --security-opt no-new-privileges \
-  -p 127.0.0.1::8000 -p 127.0.0.1::8001 "kea-sim:$tag" >/dev/null
-kea_port=$(docker port "$name" 8000/tcp | head -n1 | sed 's/.*://')
-admin_port=$(docker port "$name" 8001/tcp | head -n1 | sed 's/.*://')
-
-answer=""
-for _ in $(seq 1 50); do
-  answer=$(curl -sS --max-time 2 -H 'Content-Type: application/json' \
-    -d '{"command": "list-commands", "service": ["dhcp4"]}' "http://127.0.0.1:$kea_port/" 2>/dev/null) && break
-  if [ "$(docker inspect -f '{{.State.Running}}' "$name")" != true ]; then break; fi
-  sleep 0.2
+for image in "${images[@]}"; do
+  case $image in
+    kea-operator) smoke_operator ;;
+    kea-sim) smoke_sim ;;
+  esac
 done
-if jq -e '.[0].result == 0 and (.[0].arguments | index("list-commands") != null)' <<<"$answer" >/dev/null 2>&1; then
-  ok "list-commands on the published Kea port: $(jq -c '.[0].arguments | length' <<<"$answer") commands"
-else
-  fail "list-commands on 127.0.0.1:$kea_port answered: ${answer:-nothing}; logs: $(docker logs "$name" 2>&1 | tail -n 5)"
-fi
-
-if curl -sS --max-time 2 -o /dev/null "http://127.0.0.1:$admin_port/" 2>/dev/null; then
-  ok "the admin API answers HTTP on the published port"
-else
-  fail "the admin API on 127.0.0.1:$admin_port does not answer HTTP"
-fi
-
-start=$(date +%s%N)
-docker stop -t 5 "$name" >/dev/null
-took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-code=$(docker inspect -f '{{.State.ExitCode}}' "$name")
-# PID 1 gets no default signal handlers: a binary that does not handle SIGTERM is killed (137).
-if [ "$code" = 137 ]; then
-  fail "kea-sim ignored SIGTERM as PID 1 (killed after 5 s)"
-else
-  ok "stops on SIGTERM in ${took_ms} ms (exit $code)"
-fi
 
 if [ $failures -gt 0 ]; then
   echo "image smoke tests: $failures FAILED"
