@@ -21,7 +21,7 @@
 //! per-instance directory and leftovers of crashed runs are reaped at the next start.
 //!
 //! # Real Kubernetes API server
-//! ```ignore
+//! ```no_run
 //! # async fn t() {
 //! use testenv::kube::KubeEnv;
 //! let env = testenv::need!(KubeEnv::shared().await);

@@ -83,6 +83,7 @@ pub struct ManagedProcess {
     child: Child,
     log: PathBuf,
     exited: Option<ExitStatus>,
+    detached: bool,
 }
 
 impl ManagedProcess {
@@ -141,6 +142,7 @@ impl ManagedProcess {
             child,
             log: spec.log.clone(),
             exited: None,
+            detached: false,
         })
     }
 
@@ -212,9 +214,18 @@ impl ManagedProcess {
     }
 }
 
+impl ManagedProcess {
+    /// Lets the process outlive this handle (the shared API server, whose watchdog stops it).
+    pub fn detach(mut self) {
+        self.detached = true;
+    }
+}
+
 impl Drop for ManagedProcess {
     fn drop(&mut self) {
-        self.kill();
+        if !self.detached {
+            self.kill();
+        }
     }
 }
 
