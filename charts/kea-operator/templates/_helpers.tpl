@@ -101,6 +101,23 @@ instead of a pod in CrashLoopBackOff.
 {{- if and $kea.tls.clientCert.enabled (not $kea.tls.existingSecret) }}
 {{- fail "kea.tls.clientCert.enabled needs kea.tls.existingSecret: name the Secret holding the client certificate and key" }}
 {{- end }}
+{{- /* The primary URL as the operator resolves it: KEA_URL > KEA_BASE_URL > KEA_HOST (+ KEA_TLS_ENABLED). */}}
+{{- $primary := $kea.url | default $kea.baseUrl }}
+{{- if and (not $primary) $kea.host }}
+{{- $primary = printf "%s://%s" (ternary "https" "http" $kea.tls.enabled) $kea.host }}
+{{- end }}
+{{- $https := or (hasPrefix "https://" $primary) (hasPrefix "https://" $kea.secondaryUrl) }}
+{{- if $kea.tls.enabled }}
+{{- range $name, $url := dict "the primary Kea URL" $primary "kea.secondaryUrl" $kea.secondaryUrl }}
+{{- if and $url (not (hasPrefix "https://" $url)) }}
+{{- fail (printf "%s uses http:// while kea.tls.enabled=true: write https:// or set kea.tls.enabled=false" $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $tlsOption := or (and $kea.tls.existingSecret $kea.tls.caKey) $kea.tls.clientCert.enabled $kea.tls.insecure $kea.tls.serverName }}
+{{- if and $primary $tlsOption (not $https) }}
+{{- fail "kea.tls options are set but no Kea URL uses https://: write https:// in the URLs (or set kea.tls.enabled=true with kea.host), or unset them" }}
+{{- end }}
 {{- if and (not .Values.leaderElection.enabled) (gt (int .Values.replicaCount) 1) }}
 {{- fail "leaderElection.enabled=false needs replicaCount=1: un-elected replicas would all write to Kea" }}
 {{- end }}
