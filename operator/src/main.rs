@@ -96,14 +96,14 @@ async fn run(config: Config) -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    let metrics = Arc::new(Metrics::new());
+    if let Err(e) = KeaServers::new(&config.kea, metrics) {
+        return kea_setup_error(&e).unwrap_or(ExitCode::FAILURE);
+    }
     if config.leader.elect
         && let Err(e) = config.leader.namespace()
     {
         return refuse(&e);
-    }
-    let metrics = Arc::new(Metrics::new());
-    if let Err(e) = KeaServers::new(&config.kea, metrics) {
-        return kea_setup_error(&e).unwrap_or(ExitCode::FAILURE);
     }
     tracing::error!(
         "configuration is valid, but this build has no controller wired in yet; \

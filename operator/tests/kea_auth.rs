@@ -38,10 +38,16 @@ async fn mount_accepting(server: &MockServer, password: &str) {
 async fn basic_auth_from_the_environment() {
     let server = kea_accepting("s3cret").await;
     let mut c = config(&server.uri());
-    c.auth = AuthConfig::Basic { username: "operator".into(), password: PasswordSource::Inline(Secret::new("s3cret")) };
+    c.auth = AuthConfig::Basic {
+        username: "operator".into(),
+        password: PasswordSource::Inline(Secret::new("s3cret")),
+    };
     client_with(&c).status_get().await.unwrap();
 
-    c.auth = AuthConfig::Basic { username: "operator".into(), password: PasswordSource::Inline(Secret::new("wrong")) };
+    c.auth = AuthConfig::Basic {
+        username: "operator".into(),
+        password: PasswordSource::Inline(Secret::new("wrong")),
+    };
     let e = client_with(&c).status_get().await.unwrap_err();
     assert!(matches!(e, KeaError::Unauthorized), "{e:?}");
     assert_eq!((e.category(), e.requeue_class().as_str()), ("auth", "auth"));
@@ -62,7 +68,10 @@ async fn a_rotated_password_file_is_used_without_a_restart() {
     std::os::unix::fs::symlink(link.join("password"), &file).unwrap();
 
     let mut c = config(&server.uri());
-    c.auth = AuthConfig::Basic { username: "operator".into(), password: PasswordSource::File(file.clone()) };
+    c.auth = AuthConfig::Basic {
+        username: "operator".into(),
+        password: PasswordSource::File(file.clone()),
+    };
     let kea = client_with(&c);
     kea.status_get().await.unwrap();
 
@@ -94,6 +103,18 @@ async fn an_unreadable_password_file_is_a_config_error_naming_the_variable() {
         password: PasswordSource::File("/nonexistent/kea-password".into()),
     };
     let e = client_with(&c).status_get().await.unwrap_err();
-    assert!(matches!(e, KeaError::Config { variable: "KEA_BASIC_AUTH_PASSWORD_FILE", .. }), "{e:?}");
-    assert!(server.received_requests().await.unwrap().is_empty(), "nothing sent without credentials");
+    assert!(
+        matches!(
+            e,
+            KeaError::Config {
+                variable: "KEA_BASIC_AUTH_PASSWORD_FILE",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "nothing sent without credentials"
+    );
 }

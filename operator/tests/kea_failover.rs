@@ -21,14 +21,14 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
     drop(listener);
     url
 }
 
 fn fast(primary: &str, secondary: &str) -> KeaConfig {
-    let mut c = KeaConfig::new(primary.parse().unwrap()).with_secondary(secondary.parse().unwrap());
+    let mut c = KeaConfig::new(primary.parse().expect("URL")).with_secondary(secondary.parse().expect("URL"));
     c.timeout = Duration::from_millis(300);
     c.retry.initial = Duration::from_millis(10);
     c.retry.max_delay = Duration::from_millis(50);
@@ -44,7 +44,10 @@ async fn healthy_kea() -> MockServer {
 }
 
 async fn mount_healthy(server: &MockServer, pid: u64) {
-    Mock::given(Command("list-commands")).respond_with(ok(all_commands())).mount(server).await;
+    Mock::given(Command("list-commands"))
+        .respond_with(ok(all_commands()))
+        .mount(server)
+        .await;
     Mock::given(Command("status-get"))
         .respond_with(ok(json!({"pid": pid, "uptime": 1000, "reload": 1000, "dhcp-state": {"disabled-by-db-connection": []}})))
         .mount(server)
@@ -53,11 +56,14 @@ async fn mount_healthy(server: &MockServer, pid: u64) {
         .respond_with(answer(3, "0 IPv4 lease(s) found.", Some(json!({"leases": []}))))
         .mount(server)
         .await;
-    Mock::given(Command("reservation-add")).respond_with(answer(0, "Host added.", None)).mount(server).await;
+    Mock::given(Command("reservation-add"))
+        .respond_with(answer(0, "Host added.", None))
+        .mount(server)
+        .await;
 }
 
 fn mac() -> Mac {
-    Mac::parse("aa:bb:cc:dd:ee:01").unwrap()
+    Mac::parse("aa:bb:cc:dd:ee:01").expect("MAC")
 }
 
 async fn lease_read(servers: &KeaServers) -> Result<ServerId, KeaError> {
@@ -70,10 +76,18 @@ async fn lease_read(servers: &KeaServers) -> Result<ServerId, KeaError> {
 #[tokio::test]
 async fn reads_fail_over_well_under_two_seconds_when_the_primary_refuses_connections() {
     let secondary = healthy_kea().await;
-    let servers = KeaServers::new(&fast(&closed_port_url(), &secondary.uri()), Arc::new(Metrics::new())).unwrap();
+    let servers = KeaServers::new(
+        &fast(&closed_port_url(), &secondary.uri()),
+        Arc::new(Metrics::new()),
+    )
+    .unwrap();
     let started = Instant::now();
     assert_eq!(lease_read(&servers).await.unwrap(), ServerId::Secondary);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -82,29 +96,52 @@ async fn reads_fail_over_when_the_primary_hangs_answers_5xx_or_401() {
     for (response, expected) in [
         (hang, "timeout"),
         (ResponseTemplate::new(503), "server_error"),
-        (ResponseTemplate::new(500).set_body_raw("<html>oops</html>", "text/html"), "server_error"),
+        (
+            ResponseTemplate::new(500).set_body_raw("<html>oops</html>", "text/html"),
+            "server_error",
+        ),
         (ResponseTemplate::new(401), "auth"),
     ] {
         let primary = MockServer::start().await;
-        Mock::given(method("POST")).respond_with(response).mount(&primary).await;
+        Mock::given(method("POST"))
+            .respond_with(response)
+            .mount(&primary)
+            .await;
         let secondary = healthy_kea().await;
-        let servers = KeaServers::new(&fast(&primary.uri(), &secondary.uri()), Arc::new(Metrics::new())).unwrap();
+        let servers =
+            KeaServers::new(&fast(&primary.uri(), &secondary.uri()), Arc::new(Metrics::new())).unwrap();
         let started = Instant::now();
-        assert_eq!(lease_read(&servers).await.unwrap(), ServerId::Secondary, "{expected}");
-        assert!(started.elapsed() < Duration::from_secs(2), "{expected}: {:?}", started.elapsed());
+        assert_eq!(
+            lease_read(&servers).await.unwrap(),
+            ServerId::Secondary,
+            "{expected}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{expected}: {:?}",
+            started.elapsed()
+        );
 
         // The same failure on the secondary too: no server answers, each error is reported.
         secondary.reset().await;
-        Mock::given(method("POST")).respond_with(ResponseTemplate::new(503)).mount(&secondary).await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&secondary)
+            .await;
         let e = lease_read(&servers).await.unwrap_err();
-        let KeaError::NoServerAnswered { errors } = &e else { panic!("{e:?}") };
+        let KeaError::NoServerAnswered { errors } = &e else {
+            panic!("{e:?}")
+        };
         assert_eq!(errors[0].1.category(), expected);
         assert_eq!(errors[1].1.category(), "server_error");
     }
 }
 
 async fn next_event(rx: &mut broadcast::Receiver<ServerEvent>) -> ServerEvent {
-    tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("an event within 5 s").unwrap()
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("an event within 5 s")
+        .expect("channel open")
 }
 
 #[tokio::test]
@@ -118,13 +155,27 @@ async fn the_health_task_fails_over_detects_restarts_and_returns_to_the_primary_
     let task = servers.spawn_health_task(cancel.clone());
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(servers.active(), ServerId::Primary);
-    assert_eq!(servers.health(ServerId::Primary).unwrap().health, HealthState::Healthy);
+    assert_eq!(
+        servers.health(ServerId::Primary).unwrap().health,
+        HealthState::Healthy
+    );
 
     // The primary goes down.
     primary.reset().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(503)).mount(&primary).await;
-    assert!(matches!(next_event(&mut events).await, ServerEvent::Unhealthy(ServerId::Primary, reason) if reason.contains("503")));
-    assert_eq!(next_event(&mut events).await, ServerEvent::Failover { from: ServerId::Primary, to: ServerId::Secondary });
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&primary)
+        .await;
+    assert!(
+        matches!(next_event(&mut events).await, ServerEvent::Unhealthy(ServerId::Primary, reason) if reason.contains("503"))
+    );
+    assert_eq!(
+        next_event(&mut events).await,
+        ServerEvent::Failover {
+            from: ServerId::Primary,
+            to: ServerId::Secondary
+        }
+    );
     assert_eq!(servers.active(), ServerId::Secondary);
     assert!(servers.is_any_usable());
     // Writes fail fast on the unhealthy server, the other one gets them.
@@ -141,7 +192,10 @@ async fn the_health_task_fails_over_detects_restarts_and_returns_to_the_primary_
             client.reservation_add(&host, target).await
         })
         .await;
-    assert!(matches!(outcome.get(ServerId::Primary), Some(Err(KeaError::Unhealthy { .. }))));
+    assert!(matches!(
+        outcome.get(ServerId::Primary),
+        Some(Err(KeaError::Unhealthy { .. }))
+    ));
     assert!(matches!(outcome.get(ServerId::Secondary), Some(Ok(()))));
 
     // It comes back, restarted (new pid): recovered and restarted, reads stay on the secondary until
@@ -150,35 +204,67 @@ async fn the_health_task_fails_over_detects_restarts_and_returns_to_the_primary_
     mount_healthy(&primary, 200).await;
     let mut seen = vec![next_event(&mut events).await, next_event(&mut events).await];
     seen.sort_by_key(|e| format!("{e:?}"));
-    assert_eq!(seen, vec![ServerEvent::Recovered(ServerId::Primary), ServerEvent::Restarted(ServerId::Primary)]);
+    assert_eq!(
+        seen,
+        vec![
+            ServerEvent::Recovered(ServerId::Primary),
+            ServerEvent::Restarted(ServerId::Primary)
+        ]
+    );
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(servers.active(), ServerId::Secondary);
     assert!(servers.health(ServerId::Primary).unwrap().needs_resync);
 
     servers.mark_resynced(ServerId::Primary);
-    assert_eq!(next_event(&mut events).await, ServerEvent::Failover { from: ServerId::Secondary, to: ServerId::Primary });
+    assert_eq!(
+        next_event(&mut events).await,
+        ServerEvent::Failover {
+            from: ServerId::Secondary,
+            to: ServerId::Primary
+        }
+    );
     assert_eq!(lease_read(&servers).await.unwrap(), ServerId::Primary);
     let text = metrics.render();
-    assert!(text.contains("kea_operator_failovers_total{from=\"primary\",to=\"secondary\"} 1"), "{text}");
-    assert!(text.contains("kea_operator_server_health{server=\"primary\",type=\"healthy\"} 1"), "{text}");
+    assert!(
+        text.contains("kea_operator_failovers_total{from=\"primary\",to=\"secondary\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kea_operator_server_health{server=\"primary\",type=\"healthy\"} 1"),
+        "{text}"
+    );
 
     cancel.cancel();
-    tokio::time::timeout(Duration::from_secs(2), task).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test]
 async fn a_missing_host_cmds_hook_makes_a_server_unhealthy() {
     let primary = MockServer::start().await;
     Mock::given(Command("list-commands"))
-        .respond_with(ok(json!(["list-commands", "status-get", "lease4-get-by-hw-address", "subnet4-list"])))
+        .respond_with(ok(json!([
+            "list-commands",
+            "status-get",
+            "lease4-get-by-hw-address",
+            "subnet4-list"
+        ])))
         .mount(&primary)
         .await;
-    Mock::given(Command("status-get")).respond_with(ok(json!({"pid": 1, "uptime": 1, "reload": 1}))).mount(&primary).await;
+    Mock::given(Command("status-get"))
+        .respond_with(ok(json!({"pid": 1, "uptime": 1, "reload": 1})))
+        .mount(&primary)
+        .await;
     let secondary = healthy_kea().await;
     let servers = KeaServers::new(&fast(&primary.uri(), &secondary.uri()), Arc::new(Metrics::new())).unwrap();
     servers.check_health().await;
     let health = servers.health(ServerId::Primary).unwrap();
-    assert!(matches!(&health.health, HealthState::Unhealthy { reason } if reason.contains("host_cmds")), "{health:?}");
+    assert!(
+        matches!(&health.health, HealthState::Unhealthy { reason } if reason.contains("host_cmds")),
+        "{health:?}"
+    );
     assert_eq!(servers.active(), ServerId::Secondary);
 }
 
@@ -186,7 +272,10 @@ async fn a_missing_host_cmds_hook_makes_a_server_unhealthy() {
 async fn writes_fan_out_and_a_failing_server_is_reported_separately_after_its_retries() {
     let primary = healthy_kea().await;
     let secondary = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(500)).mount(&secondary).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&secondary)
+        .await;
     let servers = KeaServers::new(&fast(&primary.uri(), &secondary.uri()), Arc::new(Metrics::new())).unwrap();
     let outcome = servers
         .write(|client: KeaClient, target| async move {
@@ -202,8 +291,15 @@ async fn writes_fan_out_and_a_failing_server_is_reported_separately_after_its_re
         })
         .await;
     assert!(matches!(outcome.get(ServerId::Primary), Some(Ok(()))));
-    assert!(matches!(outcome.get(ServerId::Secondary), Some(Err(KeaError::ServerError { status: 500 }))));
-    assert_eq!(bodies(&secondary).await.len(), 5, "five attempts on the failing server");
+    assert!(matches!(
+        outcome.get(ServerId::Secondary),
+        Some(Err(KeaError::ServerError { status: 500 }))
+    ));
+    assert_eq!(
+        bodies(&secondary).await.len(),
+        5,
+        "five attempts on the failing server"
+    );
     assert_eq!(bodies(&primary).await.len(), 1);
 }
 
@@ -211,17 +307,28 @@ async fn writes_fan_out_and_a_failing_server_is_reported_separately_after_its_re
 async fn auto_resolves_the_operation_target_per_server() {
     let primary = healthy_kea().await;
     Mock::given(Command("config-get"))
-        .respond_with(ok(json!({"Dhcp4": {"subnet4": [], "hosts-database": {"type": "postgresql", "password": "x"}}})))
+        .respond_with(ok(
+            json!({"Dhcp4": {"subnet4": [], "hosts-database": {"type": "postgresql", "password": "x"}}}),
+        ))
         .mount(&primary)
         .await;
     let secondary = healthy_kea().await;
-    Mock::given(Command("config-get")).respond_with(ok(json!({"Dhcp4": {"subnet4": []}}))).mount(&secondary).await;
+    Mock::given(Command("config-get"))
+        .respond_with(ok(json!({"Dhcp4": {"subnet4": []}})))
+        .mount(&secondary)
+        .await;
     let mut config = fast(&primary.uri(), &secondary.uri());
     config.operation_target = TargetSetting::Auto;
     let servers = KeaServers::new(&config, Arc::new(Metrics::new())).unwrap();
     servers.check_health().await;
-    assert_eq!(servers.operation_target(ServerId::Primary), Some(OperationTarget::Database));
-    assert_eq!(servers.operation_target(ServerId::Secondary), Some(OperationTarget::Memory));
+    assert_eq!(
+        servers.operation_target(ServerId::Primary),
+        Some(OperationTarget::Database)
+    );
+    assert_eq!(
+        servers.operation_target(ServerId::Secondary),
+        Some(OperationTarget::Memory)
+    );
 
     let outcome = servers
         .write(|client: KeaClient, target| async move {

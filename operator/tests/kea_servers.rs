@@ -17,16 +17,21 @@ use tokio::time::Instant;
 
 /// A pair whose URLs are never contacted (the operations below are fakes).
 fn pair(mode: HaWriteMode) -> (KeaServers, Arc<Metrics>) {
-    let mut config = KeaConfig::new("http://127.0.0.1:9".parse().unwrap())
-        .with_secondary("http://127.0.0.1:10".parse().unwrap());
+    let mut config = KeaConfig::new("http://127.0.0.1:9".parse().expect("URL"))
+        .with_secondary("http://127.0.0.1:10".parse().expect("URL"));
     config.operation_target = TargetSetting::Fixed(OperationTarget::Memory);
     config.ha_write_mode = mode;
     let metrics = Arc::new(Metrics::new());
-    (KeaServers::new(&config, metrics.clone()).unwrap(), metrics)
+    (
+        KeaServers::new(&config, metrics.clone()).expect("server set"),
+        metrics,
+    )
 }
 
 fn network() -> KeaError {
-    KeaError::Network { reason: "connection refused".into() }
+    KeaError::Network {
+        reason: "connection refused".into(),
+    }
 }
 
 /// Records which server each attempt went to, and when.
@@ -63,11 +68,22 @@ async fn transient_failures_are_retried_on_the_backoff_schedule_and_count_once()
     // Delays with equal jitter: [d/2, d] for d = 100, 200, 400, 800 ms.
     for (gap, ceiling) in log.gaps().iter().zip([100u64, 200, 400, 800]) {
         let ceiling = Duration::from_millis(ceiling);
-        assert!(*gap >= ceiling / 2 && *gap <= ceiling, "{gap:?} outside [{:?}, {ceiling:?}]", ceiling / 2);
+        assert!(
+            *gap >= ceiling / 2 && *gap <= ceiling,
+            "{gap:?} outside [{:?}, {ceiling:?}]",
+            ceiling / 2
+        );
     }
     // The call and its retries counted once against the breaker.
-    assert_eq!(servers.health(ServerId::Primary).unwrap().breaker, BreakerState::Closed);
-    assert!(metrics.render().contains("kea_operator_kea_retries_total{server=\"primary\"} 4"));
+    assert_eq!(
+        servers.health(ServerId::Primary).unwrap().breaker,
+        BreakerState::Closed
+    );
+    assert!(
+        metrics
+            .render()
+            .contains("kea_operator_kea_retries_total{server=\"primary\"} 4")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -76,7 +92,10 @@ async fn non_transient_failures_are_not_retried() {
     let log = Log::default();
     for error in [
         KeaError::Forbidden,
-        KeaError::NotFound { command: "reservation-get".into(), text: "Host not found.".into() },
+        KeaError::NotFound {
+            command: "reservation-get".into(),
+            text: "Host not found.".into(),
+        },
         KeaError::Conflict {
             command: "reservation-add".into(),
             kind: kea_operator::kea::ConflictKind::AddressReserved,
@@ -112,43 +131,80 @@ async fn the_breaker_opens_fails_fast_then_half_opens_and_recovers() {
     for _ in 0..5 {
         servers.on(ServerId::Primary, fail).await.unwrap_err();
     }
-    assert_eq!(servers.health(ServerId::Primary).unwrap().breaker, BreakerState::Open);
-    assert!(metrics.render().contains("kea_operator_circuit_breaker_state{server=\"primary\"} 2"));
+    assert_eq!(
+        servers.health(ServerId::Primary).unwrap().breaker,
+        BreakerState::Open
+    );
+    assert!(
+        metrics
+            .render()
+            .contains("kea_operator_circuit_breaker_state{server=\"primary\"} 2")
+    );
 
     // Fail fast: nothing is sent while open.
     let e = servers.on(ServerId::Primary, fail).await.unwrap_err();
-    assert!(matches!(e, KeaError::CircuitOpen { retry_in } if retry_in == Duration::from_secs(60)), "{e:?}");
+    assert!(
+        matches!(e, KeaError::CircuitOpen { retry_in } if retry_in == Duration::from_secs(60)),
+        "{e:?}"
+    );
     assert_eq!(calls.servers().len(), 5);
     assert!(!e.is_retryable());
     assert_eq!(e.requeue_class(), kea_operator::kea::RequeueClass::Network);
     // The other server is not affected.
-    servers.on(ServerId::Secondary, |_, _| async { Ok(()) }).await.unwrap();
+    servers
+        .on(ServerId::Secondary, |_, _| async { Ok(()) })
+        .await
+        .unwrap();
 
     // After the reset period: half-open, three trials; a failed trial re-opens for a full period.
     tokio::time::advance(Duration::from_secs(60)).await;
-    assert_eq!(servers.health(ServerId::Primary).unwrap().breaker, BreakerState::HalfOpen);
+    assert_eq!(
+        servers.health(ServerId::Primary).unwrap().breaker,
+        BreakerState::HalfOpen
+    );
     servers.on(ServerId::Primary, fail).await.unwrap_err();
-    assert_eq!(servers.health(ServerId::Primary).unwrap().breaker, BreakerState::Open);
+    assert_eq!(
+        servers.health(ServerId::Primary).unwrap().breaker,
+        BreakerState::Open
+    );
     tokio::time::advance(Duration::from_secs(59)).await;
-    assert!(matches!(servers.on(ServerId::Primary, fail).await, Err(KeaError::CircuitOpen { .. })));
+    assert!(matches!(
+        servers.on(ServerId::Primary, fail).await,
+        Err(KeaError::CircuitOpen { .. })
+    ));
     tokio::time::advance(Duration::from_secs(1)).await;
 
     // Three successful trials close it.
     let ok = |_: KeaClient, _| async { Ok::<_, KeaError>(7) };
     for _ in 0..2 {
         assert_eq!(servers.on(ServerId::Primary, ok).await.unwrap(), 7);
-        assert_eq!(servers.health(ServerId::Primary).unwrap().breaker, BreakerState::HalfOpen);
+        assert_eq!(
+            servers.health(ServerId::Primary).unwrap().breaker,
+            BreakerState::HalfOpen
+        );
     }
     servers.on(ServerId::Primary, ok).await.unwrap();
-    assert_eq!(servers.health(ServerId::Primary).unwrap().breaker, BreakerState::Closed);
-    assert!(metrics.render().contains("kea_operator_circuit_breaker_state{server=\"primary\"} 0"));
+    assert_eq!(
+        servers.health(ServerId::Primary).unwrap().breaker,
+        BreakerState::Closed
+    );
+    assert!(
+        metrics
+            .render()
+            .contains("kea_operator_circuit_breaker_state{server=\"primary\"} 0")
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn half_open_admits_only_three_concurrent_trials() {
     let (servers, _) = pair(HaWriteMode::AllServers);
     for _ in 0..5 {
-        servers.on(ServerId::Primary, |_, _| async { Err::<(), _>(KeaError::Forbidden) }).await.unwrap_err();
+        servers
+            .on(ServerId::Primary, |_, _| async {
+                Err::<(), _>(KeaError::Forbidden)
+            })
+            .await
+            .unwrap_err();
     }
     tokio::time::advance(Duration::from_secs(60)).await;
     let slow = |_: KeaClient, _| async {
@@ -157,9 +213,15 @@ async fn half_open_admits_only_three_concurrent_trials() {
     };
     let results = futures::future::join_all((0..5).map(|_| servers.on(ServerId::Primary, slow))).await;
     let admitted = results.iter().filter(|r| r.is_ok()).count();
-    let refused = results.iter().filter(|r| matches!(r, Err(KeaError::CircuitOpen { .. }))).count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(KeaError::CircuitOpen { .. })))
+        .count();
     assert_eq!((admitted, refused), (3, 2));
-    assert_eq!(servers.health(ServerId::Primary).unwrap().breaker, BreakerState::Closed);
+    assert_eq!(
+        servers.health(ServerId::Primary).unwrap().breaker,
+        BreakerState::Closed
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -183,7 +245,11 @@ async fn a_read_fails_over_at_once_and_says_which_server_answered() {
     assert_eq!(answered.server, ServerId::Secondary);
     assert_eq!(answered.value, "from secondary");
     assert_eq!(log.servers(), vec![ServerId::Primary, ServerId::Secondary]);
-    assert_eq!(started.elapsed(), Duration::ZERO, "no backoff before failing over");
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "no backoff before failing over"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -191,10 +257,34 @@ async fn reads_fail_over_on_5xx_401_timeouts_and_missing_hooks_but_not_on_kea_an
     for (error, fails_over) in [
         (KeaError::ServerError { status: 503 }, true),
         (KeaError::Unauthorized, true),
-        (KeaError::Timeout { after: Duration::from_secs(10) }, true),
-        (KeaError::Unsupported { command: "lease4-get-by-hw-address".into(), text: "not supported".into() }, true),
-        (KeaError::NotFound { command: "reservation-get".into(), text: "Host not found.".into() }, false),
-        (KeaError::Kea { command: "x".into(), kind: kea_operator::kea::KeaFailure::Other, text: "no".into() }, false),
+        (
+            KeaError::Timeout {
+                after: Duration::from_secs(10),
+            },
+            true,
+        ),
+        (
+            KeaError::Unsupported {
+                command: "lease4-get-by-hw-address".into(),
+                text: "not supported".into(),
+            },
+            true,
+        ),
+        (
+            KeaError::NotFound {
+                command: "reservation-get".into(),
+                text: "Host not found.".into(),
+            },
+            false,
+        ),
+        (
+            KeaError::Kea {
+                command: "x".into(),
+                kind: kea_operator::kea::KeaFailure::Other,
+                text: "no".into(),
+            },
+            false,
+        ),
     ] {
         let (servers, _) = pair(HaWriteMode::AllServers);
         let result = servers
@@ -223,7 +313,11 @@ async fn a_read_backs_off_only_when_no_server_answers() {
             async move {
                 log.note(client.server());
                 // Both down for two rounds, then the primary answers.
-                if log.servers().len() <= 4 { Err(network()) } else { Ok(client.server()) }
+                if log.servers().len() <= 4 {
+                    Err(network())
+                } else {
+                    Ok(client.server())
+                }
             }
         })
         .await
@@ -231,12 +325,26 @@ async fn a_read_backs_off_only_when_no_server_answers() {
     assert_eq!(answered.server, ServerId::Primary);
     assert_eq!(
         log.servers(),
-        vec![ServerId::Primary, ServerId::Secondary, ServerId::Primary, ServerId::Secondary, ServerId::Primary]
+        vec![
+            ServerId::Primary,
+            ServerId::Secondary,
+            ServerId::Primary,
+            ServerId::Secondary,
+            ServerId::Primary
+        ]
     );
     let gaps = log.gaps();
     assert_eq!(gaps[0], Duration::ZERO, "failover within a round is immediate");
-    assert!(gaps[1] >= Duration::from_millis(50) && gaps[1] <= Duration::from_millis(100), "{:?}", gaps[1]);
-    assert!(gaps[3] >= Duration::from_millis(100) && gaps[3] <= Duration::from_millis(200), "{:?}", gaps[3]);
+    assert!(
+        gaps[1] >= Duration::from_millis(50) && gaps[1] <= Duration::from_millis(100),
+        "{:?}",
+        gaps[1]
+    );
+    assert!(
+        gaps[3] >= Duration::from_millis(100) && gaps[3] <= Duration::from_millis(200),
+        "{:?}",
+        gaps[3]
+    );
     assert!(started.elapsed() <= Duration::from_millis(300));
 }
 
@@ -252,19 +360,35 @@ async fn a_read_that_no_server_answers_reports_every_server() {
         })
         .await
         .unwrap_err();
-    let KeaError::NoServerAnswered { errors } = &e else { panic!("{e:?}") };
-    assert_eq!(errors.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![ServerId::Primary, ServerId::Secondary]);
+    let KeaError::NoServerAnswered { errors } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        errors.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        vec![ServerId::Primary, ServerId::Secondary]
+    );
     assert_eq!(e.category(), "network");
-    assert!(e.to_string().contains("primary: cannot reach Kea") && e.to_string().contains("secondary: Kea refused"));
+    assert!(
+        e.to_string().contains("primary: cannot reach Kea")
+            && e.to_string().contains("secondary: Kea refused")
+    );
     // The read and its five rounds counted once per server.
-    assert_eq!(servers.health(ServerId::Primary).unwrap().breaker, BreakerState::Closed);
+    assert_eq!(
+        servers.health(ServerId::Primary).unwrap().breaker,
+        BreakerState::Closed
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn reads_skip_an_open_breaker_without_sending() {
     let (servers, _) = pair(HaWriteMode::AllServers);
     for _ in 0..5 {
-        servers.on(ServerId::Primary, |_, _| async { Err::<(), _>(KeaError::Forbidden) }).await.unwrap_err();
+        servers
+            .on(ServerId::Primary, |_, _| async {
+                Err::<(), _>(KeaError::Forbidden)
+            })
+            .await
+            .unwrap_err();
     }
     let log = Log::default();
     let answered = servers
@@ -296,7 +420,10 @@ async fn writes_go_to_every_server_and_report_each() {
         .await;
     assert!(!outcome.all_succeeded());
     assert!(matches!(outcome.get(ServerId::Primary), Some(Ok("added"))));
-    assert!(matches!(outcome.get(ServerId::Secondary), Some(Err(KeaError::Forbidden))));
+    assert!(matches!(
+        outcome.get(ServerId::Secondary),
+        Some(Err(KeaError::Forbidden))
+    ));
     let errors: Vec<_> = outcome.errors().map(|(s, _)| s).collect();
     assert_eq!(errors, vec![ServerId::Secondary]);
 }
@@ -325,7 +452,9 @@ async fn writes_run_concurrently_so_a_slow_server_does_not_delay_the_other() {
 #[tokio::test(start_paused = true)]
 async fn active_server_mode_writes_only_to_the_active_server() {
     let (servers, _) = pair(HaWriteMode::ActiveServer);
-    let outcome = servers.write(|client: KeaClient, _| async move { Ok::<_, KeaError>(client.server()) }).await;
+    let outcome = servers
+        .write(|client: KeaClient, _| async move { Ok::<_, KeaError>(client.server()) })
+        .await;
     let results = outcome.into_results();
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].server, ServerId::Primary);
@@ -337,8 +466,16 @@ async fn a_single_server_set_has_no_secondary() {
     config.operation_target = TargetSetting::Fixed(OperationTarget::Database);
     let servers = KeaServers::new(&config, Arc::new(Metrics::new())).unwrap();
     assert_eq!(servers.ids(), vec![ServerId::Primary]);
-    let e = servers.on(ServerId::Secondary, |_, _| async { Ok::<_, KeaError>(()) }).await.unwrap_err();
+    let e = servers
+        .on(ServerId::Secondary, |_, _| async { Ok::<_, KeaError>(()) })
+        .await
+        .unwrap_err();
     assert_eq!(e.category(), "config");
-    let outcome = servers.write(|_, target| async move { Ok::<_, KeaError>(target) }).await;
-    assert!(matches!(outcome.get(ServerId::Primary), Some(Ok(OperationTarget::Database))));
+    let outcome = servers
+        .write(|_, target| async move { Ok::<_, KeaError>(target) })
+        .await;
+    assert!(matches!(
+        outcome.get(ServerId::Primary),
+        Some(Ok(OperationTarget::Database))
+    ));
 }

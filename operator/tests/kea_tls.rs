@@ -18,17 +18,21 @@ struct Files(tempfile::TempDir);
 
 impl Files {
     fn new() -> Self {
-        Files(tempfile::tempdir().unwrap())
+        Files(tempfile::tempdir().expect("temp dir"))
     }
     fn write(&self, name: &str, content: &str) -> PathBuf {
         let path = self.0.path().join(name);
-        std::fs::write(&path, content).unwrap();
+        std::fs::write(&path, content).expect("write a test file");
         path
     }
 }
 
 fn server(identity: Pem) -> ServerTls {
-    ServerTls { identity, client_ca: None, suites: None }
+    ServerTls {
+        identity,
+        client_ca: None,
+        suites: None,
+    }
 }
 
 fn trusting(url: &str, files: &Files, ca: &Ca) -> KeaConfig {
@@ -43,11 +47,17 @@ async fn a_private_ca_is_trusted_from_the_ca_file() {
     let ca = Ca::new("private ca");
     let kea = TlsKea::start(server(ca.server(&["127.0.0.1", "localhost"]))).await;
     let files = Files::new();
-    let status = client_with(&trusting(&kea.url(), &files, &ca)).status_get().await.unwrap();
+    let status = client_with(&trusting(&kea.url(), &files, &ca))
+        .status_get()
+        .await
+        .unwrap();
     assert_eq!(status.pid, Some(1));
     // The same by name.
     let by_name = format!("https://localhost:{}", kea.addr.port());
-    client_with(&trusting(&by_name, &files, &ca)).status_get().await.unwrap();
+    client_with(&trusting(&by_name, &files, &ca))
+        .status_get()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -66,7 +76,10 @@ async fn a_wrong_ca_is_a_tls_failure_in_the_auth_class() {
     let other = Ca::new("someone else");
     let kea = TlsKea::start(server(ca.server(&["127.0.0.1"]))).await;
     let files = Files::new();
-    let e = client_with(&trusting(&kea.url(), &files, &other)).status_get().await.unwrap_err();
+    let e = client_with(&trusting(&kea.url(), &files, &other))
+        .status_get()
+        .await
+        .unwrap_err();
     assert!(matches!(e, KeaError::Tls { .. }), "{e:?}");
     assert_eq!(e.category(), "auth");
     assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
@@ -83,7 +96,10 @@ async fn an_expired_certificate_is_refused() {
     });
     let kea = TlsKea::start(server(expired)).await;
     let files = Files::new();
-    let e = client_with(&trusting(&kea.url(), &files, &ca)).status_get().await.unwrap_err();
+    let e = client_with(&trusting(&kea.url(), &files, &ca))
+        .status_get()
+        .await
+        .unwrap_err();
     assert!(matches!(e, KeaError::Tls { .. }), "{e:?}");
     assert!(e.to_string().to_lowercase().contains("expired"), "{e}");
 }
@@ -97,7 +113,10 @@ async fn the_server_name_override_verifies_against_the_configured_name() {
     let files = Files::new();
     let plain = trusting(&kea.url(), &files, &ca);
     let e = client_with(&plain).status_get().await.unwrap_err();
-    assert!(matches!(e, KeaError::Tls { .. }), "without the override the name does not match: {e:?}");
+    assert!(
+        matches!(e, KeaError::Tls { .. }),
+        "without the override the name does not match: {e:?}"
+    );
 
     let mut named = plain.clone();
     named.tls.server_name = Some("kea.internal".into());
@@ -106,11 +125,17 @@ async fn the_server_name_override_verifies_against_the_configured_name() {
     // The override still verifies: a name the certificate does not carry fails, and so does a
     // certificate from another CA.
     named.tls.server_name = Some("other.internal".into());
-    assert!(matches!(client_with(&named).status_get().await, Err(KeaError::Tls { .. })));
+    assert!(matches!(
+        client_with(&named).status_get().await,
+        Err(KeaError::Tls { .. })
+    ));
     let stranger = TlsKea::start(server(Ca::new("stranger").server(&["kea.internal"]))).await;
     let mut wrong_ca = trusting(&stranger.url(), &files, &ca);
     wrong_ca.tls.server_name = Some("kea.internal".into());
-    assert!(matches!(client_with(&wrong_ca).status_get().await, Err(KeaError::Tls { .. })));
+    assert!(matches!(
+        client_with(&wrong_ca).status_get().await,
+        Err(KeaError::Tls { .. })
+    ));
 }
 
 #[tokio::test]
@@ -147,19 +172,37 @@ async fn mutual_tls_presents_the_client_certificate() {
     })
     .await;
     let files = Files::new();
-    let client = ca.client(KeyPair::generate().unwrap(), &[ExtendedKeyUsagePurpose::ClientAuth]);
-    client_with(&mtls_config(&kea.url(), &files, &ca, &client)).status_get().await.unwrap();
+    let client = ca.client(
+        KeyPair::generate().unwrap(),
+        &[ExtendedKeyUsagePurpose::ClientAuth],
+    );
+    client_with(&mtls_config(&kea.url(), &files, &ca, &client))
+        .status_get()
+        .await
+        .unwrap();
     assert_eq!(*kea.client_certs.lock(), vec![true]);
 
     // Without a certificate the server refuses us.
-    let e = client_with(&trusting(&kea.url(), &files, &ca)).status_get().await.unwrap_err();
+    let e = client_with(&trusting(&kea.url(), &files, &ca))
+        .status_get()
+        .await
+        .unwrap_err();
     assert!(e.is_server_failure(), "{e:?}");
-    assert!(matches!(e, KeaError::Tls { .. } | KeaError::Network { .. }), "{e:?}");
+    assert!(
+        matches!(e, KeaError::Tls { .. } | KeaError::Network { .. }),
+        "{e:?}"
+    );
     assert_eq!(kea.client_certs.lock().len(), 1, "no request got through");
 
     // An RSA 2048 client certificate works too.
-    let rsa = ca.client(KeyPair::from_pem(RSA_2048).unwrap(), &[ExtendedKeyUsagePurpose::ClientAuth]);
-    client_with(&mtls_config(&kea.url(), &files, &ca, &rsa)).status_get().await.unwrap();
+    let rsa = ca.client(
+        KeyPair::from_pem(RSA_2048).unwrap(),
+        &[ExtendedKeyUsagePurpose::ClientAuth],
+    );
+    client_with(&mtls_config(&kea.url(), &files, &ca, &rsa))
+        .status_get()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -167,34 +210,79 @@ async fn weak_or_misused_client_certificates_are_refused_at_start() {
     crypto();
     let ca = Ca::new("private ca");
     let files = Files::new();
-    let start = |client: &Pem| Transport::new(&mtls_config("https://kea:8000", &files, &ca, client)).map(drop);
+    let start =
+        |client: &Pem| Transport::new(&mtls_config("https://kea:8000", &files, &ca, client)).map(drop);
 
-    let no_eku = ca.client(KeyPair::generate().unwrap(), &[ExtendedKeyUsagePurpose::ServerAuth]);
+    let no_eku = ca.client(
+        KeyPair::generate().unwrap(),
+        &[ExtendedKeyUsagePurpose::ServerAuth],
+    );
     let e = start(&no_eku).unwrap_err();
-    assert!(matches!(&e, KeaError::Config { variable: "KEA_TLS_CERT_FILE", message } if message.contains("clientAuth")), "{e:?}");
+    assert!(
+        matches!(&e, KeaError::Config { variable: "KEA_TLS_CERT_FILE", message } if message.contains("clientAuth")),
+        "{e:?}"
+    );
 
     let weak = Pem {
         cert: ca.client_cert_for(&Rsa1024Public::new(), &[ExtendedKeyUsagePurpose::ClientAuth]),
         key: RSA_2048.into(),
     };
     let e = start(&weak).unwrap_err();
-    assert!(matches!(&e, KeaError::Config { variable: "KEA_TLS_CERT_FILE", message } if message.contains("1024 bits")), "{e:?}");
+    assert!(
+        matches!(&e, KeaError::Config { variable: "KEA_TLS_CERT_FILE", message } if message.contains("1024 bits")),
+        "{e:?}"
+    );
 
-    let p384 = ca.client(KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap(), &[ExtendedKeyUsagePurpose::ClientAuth]);
+    let p384 = ca.client(
+        KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap(),
+        &[ExtendedKeyUsagePurpose::ClientAuth],
+    );
     assert!(start(&p384).is_err());
 
-    let good = ca.client(KeyPair::from_pem(RSA_2048).unwrap(), &[ExtendedKeyUsagePurpose::ClientAuth]);
+    let good = ca.client(
+        KeyPair::from_pem(RSA_2048).unwrap(),
+        &[ExtendedKeyUsagePurpose::ClientAuth],
+    );
     start(&good).unwrap();
 
     // A key that is not the certificate's.
     let other_key = KeyPair::generate().unwrap().serialize_pem();
-    let mismatched = Pem { cert: ca.client(KeyPair::generate().unwrap(), &[ExtendedKeyUsagePurpose::ClientAuth]).cert, key: other_key };
+    let mismatched = Pem {
+        cert: ca
+            .client(
+                KeyPair::generate().unwrap(),
+                &[ExtendedKeyUsagePurpose::ClientAuth],
+            )
+            .cert,
+        key: other_key,
+    };
     let e = start(&mismatched).unwrap_err();
-    assert!(matches!(&e, KeaError::Config { variable: "KEA_TLS_KEY_FILE", .. }), "{e:?}");
-    assert!(!e.to_string().contains("PRIVATE KEY"), "no key material in messages");
+    assert!(
+        matches!(
+            &e,
+            KeaError::Config {
+                variable: "KEA_TLS_KEY_FILE",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        !e.to_string().contains("PRIVATE KEY"),
+        "no key material in messages"
+    );
 
-    let garbage = Pem { cert: "not a certificate".into(), key: good.key.clone() };
-    assert!(matches!(start(&garbage), Err(KeaError::Config { variable: "KEA_TLS_CERT_FILE", .. })));
+    let garbage = Pem {
+        cert: "not a certificate".into(),
+        key: good.key.clone(),
+    };
+    assert!(matches!(
+        start(&garbage),
+        Err(KeaError::Config {
+            variable: "KEA_TLS_CERT_FILE",
+            ..
+        })
+    ));
 }
 
 #[tokio::test]
@@ -209,7 +297,10 @@ async fn only_forward_secret_aes_gcm_suites_are_negotiated_on_tls_1_2() {
         suites: Some(vec![cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]),
     })
     .await;
-    client_with(&trusting(&allowed.url(), &files, &ca)).status_get().await.unwrap();
+    client_with(&trusting(&allowed.url(), &files, &ca))
+        .status_get()
+        .await
+        .unwrap();
     // A TLS 1.2 server offering only ChaCha20: not in SPEC §7's list, the handshake fails.
     let refused = TlsKea::start(ServerTls {
         identity: ca.server(&["127.0.0.1"]),
@@ -217,6 +308,9 @@ async fn only_forward_secret_aes_gcm_suites_are_negotiated_on_tls_1_2() {
         suites: Some(vec![cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256]),
     })
     .await;
-    let e = client_with(&trusting(&refused.url(), &files, &ca)).status_get().await.unwrap_err();
+    let e = client_with(&trusting(&refused.url(), &files, &ca))
+        .status_get()
+        .await
+        .unwrap_err();
     assert!(e.is_server_failure(), "{e:?}");
 }

@@ -9,6 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::config::RequeueConfig;
+use crate::core::error_class::ErrorClass;
 
 use super::ServerId;
 
@@ -32,6 +33,21 @@ pub enum RequeueClass {
     Conflict,
     /// Our own input is wrong: no requeue, wait for a spec change.
     Validation,
+}
+
+/// The planner's view of the same table (`core::error_class`), which also maps a class to its
+/// condition reason.
+impl From<RequeueClass> for ErrorClass {
+    fn from(class: RequeueClass) -> Self {
+        match class {
+            RequeueClass::Network => ErrorClass::Network,
+            RequeueClass::Auth => ErrorClass::Authentication,
+            RequeueClass::Permission => ErrorClass::Permission,
+            RequeueClass::Resource => ErrorClass::Resource,
+            RequeueClass::Conflict => ErrorClass::Conflict,
+            RequeueClass::Validation => ErrorClass::Validation,
+        }
+    }
 }
 
 impl RequeueClass {
@@ -221,6 +237,11 @@ impl KeaError {
                 .representative()
                 .map_or(RequeueClass::Network, KeaError::requeue_class),
         }
+    }
+
+    /// SPEC §3's class as the planner's [`ErrorClass`] (for condition reasons and requeue timers).
+    pub fn error_class(&self) -> ErrorClass {
+        self.requeue_class().into()
     }
 
     /// Whether the per-call retry may repeat this call. Fail-fast refusals (open breaker, unhealthy
@@ -452,6 +473,13 @@ mod tests {
             Some(Duration::from_secs(300))
         );
         assert_eq!(RequeueClass::Conflict.requeue_after(&config), None);
+        assert_eq!(KeaError::Unauthorized.error_class(), ErrorClass::Authentication);
+        assert_eq!(
+            KeaError::from_result("x", 1, "Host database not available, cannot add host.")
+                .error_class()
+                .kea_reason(),
+            crate::core::error_class::Reason::KeaUnavailable
+        );
     }
 
     #[test]

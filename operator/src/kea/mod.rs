@@ -41,10 +41,6 @@ pub mod tls;
 mod transport;
 mod wire;
 
-use std::fmt;
-
-use serde::Serialize;
-
 pub use auth::BasicAuth;
 pub use breaker::{Breaker, BreakerState, Permit};
 pub use client::{CommandSet, Deletion, Hook, HostPage, KeaClient, SubnetList, SubnetSource};
@@ -56,25 +52,6 @@ pub use target::{OperationTarget, TargetSetting};
 pub use transport::{DEFAULT_MAX_ANSWER_BYTES, Transport};
 pub use wire::{Answer, ConfigSummary, PageCursor, Request, ServerStatus, Version};
 
-/// Which server of the HA pair. Also the `server` label of metrics (never a URL).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServerId {
-    Primary,
-    Secondary,
-}
-
-impl ServerId {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServerId::Primary => "primary",
-            ServerId::Secondary => "secondary",
-        }
-    }
-}
-
-impl fmt::Display for ServerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Which server of the HA pair; also the `server` label of metrics (never a URL). The domain type,
+/// shared with the planner.
+pub use crate::core::ServerId;

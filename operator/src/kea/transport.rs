@@ -142,18 +142,28 @@ impl Transport {
 
 fn too_large(limit: usize) -> KeaError {
     const MIB: usize = 1024 * 1024;
-    let size = if limit >= MIB { format!("{} MiB", limit / MIB) } else { format!("{limit} bytes") };
-    KeaError::Protocol { reason: format!("the answer exceeds {size}") }
+    let size = if limit >= MIB {
+        format!("{} MiB", limit / MIB)
+    } else {
+        format!("{limit} bytes")
+    };
+    KeaError::Protocol {
+        reason: format!("the answer exceeds {size}"),
+    }
 }
 
 /// Maps a reqwest failure to our error. reqwest's own message names the URL; we build the reason
 /// from the causes instead (the URL is logged separately, as the server's name).
 fn classify(e: &reqwest::Error) -> KeaError {
     if let Some(tls) = e.source().and_then(find_rustls_error) {
-        return KeaError::Tls { reason: truncate(&tls.to_string()) };
+        return KeaError::Tls {
+            reason: truncate(&tls.to_string()),
+        };
     }
     if e.is_timeout() {
-        return KeaError::Network { reason: "connection timed out".into() };
+        return KeaError::Network {
+            reason: "connection timed out".into(),
+        };
     }
     let mut source = e.source();
     while let Some(err) = source {
@@ -163,7 +173,9 @@ fn classify(e: &reqwest::Error) -> KeaError {
                 std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
                 std::io::ErrorKind::ConnectionAborted => "connection aborted".to_string(),
                 std::io::ErrorKind::TimedOut => "connection timed out".to_string(),
-                std::io::ErrorKind::UnexpectedEof => "connection closed before the answer was complete".to_string(),
+                std::io::ErrorKind::UnexpectedEof => {
+                    "connection closed before the answer was complete".to_string()
+                }
                 _ => truncate(&io.to_string()),
             };
             return KeaError::Network { reason };

@@ -1,5 +1,6 @@
 //! Helpers shared by the Kea client's integration tests.
-#![allow(dead_code)]
+// Test support: each test crate uses a part of it, and a failed setup may panic like a test does.
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::Arc;
 
@@ -26,7 +27,13 @@ pub fn client(url: &str) -> KeaClient {
 
 pub fn client_with(config: &KeaConfig) -> KeaClient {
     let transport = Transport::new(config).expect("transport");
-    KeaClient::new(ServerId::Primary, config.primary.clone(), transport, config.max_in_flight, Arc::new(Metrics::new()))
+    KeaClient::new(
+        ServerId::Primary,
+        config.primary.clone(),
+        transport,
+        config.max_in_flight,
+        Arc::new(Metrics::new()),
+    )
 }
 
 /// Kea's answer: an array with one element.
@@ -67,9 +74,19 @@ pub async fn bodies(server: &wiremock::MockServer) -> Vec<Value> {
 /// `list-commands` arguments of a server with every hook the operator needs.
 pub fn all_commands() -> Value {
     json!([
-        "build-report", "config-get", "config-write", "lease4-get-by-hw-address", "list-commands",
-        "reservation-add", "reservation-del", "reservation-get", "reservation-get-by-address",
-        "reservation-get-page", "status-get", "subnet4-list", "version-get"
+        "build-report",
+        "config-get",
+        "config-write",
+        "lease4-get-by-hw-address",
+        "list-commands",
+        "reservation-add",
+        "reservation-del",
+        "reservation-get",
+        "reservation-get-by-address",
+        "reservation-get-page",
+        "status-get",
+        "subnet4-list",
+        "version-get"
     ])
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    IsCa, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
@@ -35,7 +35,9 @@ impl Ca {
         params.distinguished_name = dn(name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-        Ca { issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap() }
+        Ca {
+            issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap(),
+        }
     }
 
     pub fn pem(&self) -> String {
@@ -70,7 +72,11 @@ impl Ca {
     }
 
     /// A client certificate (PEM) for a public key only.
-    pub fn client_cert_for(&self, public: &impl rcgen::PublicKeyData, eku: &[ExtendedKeyUsagePurpose]) -> String {
+    pub fn client_cert_for(
+        &self,
+        public: &impl rcgen::PublicKeyData,
+        eku: &[ExtendedKeyUsagePurpose],
+    ) -> String {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name = dn("kea-operator");
         params.extended_key_usages = eku.to_vec();
@@ -79,7 +85,10 @@ impl Ca {
 
     fn sign(&self, params: CertificateParams, key: KeyPair) -> Pem {
         let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Pem { cert: cert.pem(), key: key.serialize_pem() }
+        Pem {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        }
     }
 }
 
@@ -134,7 +143,9 @@ impl TlsKea {
             }
             None => builder.with_no_client_auth(),
         };
-        let chain = CertificateDer::pem_slice_iter(tls.identity.cert.as_bytes()).collect::<Result<Vec<_>, _>>().unwrap();
+        let chain = CertificateDer::pem_slice_iter(tls.identity.cert.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
         let key = PrivateKeyDer::from_pem_slice(tls.identity.key.as_bytes()).unwrap();
         let config = builder.with_single_cert(chain, key).unwrap();
         let acceptor = TlsAcceptor::from(Arc::new(config));
@@ -147,11 +158,18 @@ impl TlsKea {
                 let acceptor = acceptor.clone();
                 let seen = seen.clone();
                 tokio::spawn(async move {
-                    let Ok(mut stream) = acceptor.accept(tcp).await else { return };
-                    let has_cert = stream.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
+                    let Ok(mut stream) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let has_cert = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .is_some_and(|c| !c.is_empty());
                     while read_request(&mut stream).await {
                         seen.lock().push(has_cert);
-                        let body = r#"[ { "result": 0, "arguments": { "pid": 1, "uptime": 5, "reload": 5 } } ]"#;
+                        let body =
+                            r#"[ { "result": 0, "arguments": { "pid": 1, "uptime": 5, "reload": 5 } } ]"#;
                         let response = format!(
                             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                             body.len()
