@@ -55,8 +55,13 @@ smoke_sim() {
   sim_container=kea-sim-smoke-$$
   docker run -d --name "$sim_container" --cap-drop ALL --security-opt no-new-privileges \
     -p 127.0.0.1::8000 -p 127.0.0.1::8001 "$image" >/dev/null
-  kea_port=$(docker port "$sim_container" 8000/tcp | head -n1 | sed 's/.*://')
-  admin_port=$(docker port "$sim_container" 8001/tcp | head -n1 | sed 's/.*://')
+  # Published ports exist only while the container runs.
+  kea_port=$(docker port "$sim_container" 8000/tcp 2>/dev/null | head -n1 | sed 's/.*://' || true)
+  admin_port=$(docker port "$sim_container" 8001/tcp 2>/dev/null | head -n1 | sed 's/.*://' || true)
+  if [ -z "$kea_port" ] || [ -z "$admin_port" ]; then
+    fail "kea-sim did not stay up (exit $(docker inspect -f '{{.State.ExitCode}}' "$sim_container")); logs: $(docker logs "$sim_container" 2>&1 | tail -n 5)"
+    return
+  fi
 
   for _ in $(seq 1 50); do
     answer=$(curl -sS --max-time 2 -H 'Content-Type: application/json' \

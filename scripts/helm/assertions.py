@@ -1,4 +1,4 @@
-"""Structural assertions over the rendered value sets (step 4 of check.py).
+"""Structural assertions over the rendered value sets (step 5 of check.py).
 
 Each function returns failure messages; none means the property holds. The properties are those
 SPEC §5 and §7 and the chart's README promise: pod security, probes, the exact RBAC rules, the

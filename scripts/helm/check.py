@@ -7,13 +7,14 @@ Steps, each reported with its duration; any failure makes the exit status 1:
   1. `helm lint` (Helm's library through helm-sdkpy); errors and warnings fail.
   2. Render every value set in charts/kea-operator/tests/values/ (Helm install against a
      discovery-only stub, see stub_apiserver.py) and write the manifests to the render directory.
-  3. Validate every rendered object with kubernetes-validate (Kubernetes 1.31.0, strict schemas).
-     ServiceMonitor has no bundled schema (it is a Prometheus Operator CRD): it is checked
-     structurally in step 4 instead.
-  4. Structural assertions (assertions.py): pod security, probes, the exact RBAC rules, the
-     environment of every operator setting, Secret mounts, the CRD gate, selectors.
-  5. Every value set in charts/kea-operator/tests/invalid/ must be refused, with the message its
+  3. Every value set in charts/kea-operator/tests/invalid/ must be refused, with the message its
      `# expect:` line names (template `fail` or values.schema.json).
+  4. Validate every rendered object with kubernetes-validate (Kubernetes 1.31.0, strict schemas),
+     the CRDs included. ServiceMonitor has no bundled schema (it is a Prometheus Operator CRD): it
+     is checked structurally in step 5 instead.
+  5. Structural assertions (assertions.py): pod security, probes, the exact RBAC rules, the
+     environment of every operator setting (against operator/src/config/args.rs), Secret mounts,
+     the CRD gate, selectors.
   6. Golden files: the default render's RBAC and Deployment equal tests/golden/*.yaml.
   7. The chart README's value table equals the one generated from values.yaml's comments.
 
@@ -23,12 +24,14 @@ UPDATE_GOLDEN=1 rewrites the golden files and the README table instead of compar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
@@ -68,20 +71,14 @@ class Report:
         self.failures.append(message)
         print(f"  FAIL {message}")
 
-    def step(self, title: str):
-        report = self
-
-        class _Step:
-            def __enter__(self):
-                self.start = time.monotonic()
-                self.failed_before = len(report.failures)
-                print(f"==> {title}")
-
-            def __exit__(self, *exc):
-                status = "ok" if len(report.failures) == self.failed_before else "FAILED"
-                print(f"    {title}: {status} ({time.monotonic() - self.start:.1f}s)")
-
-        return _Step()
+    @contextlib.contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        """Prints the step's title, then its outcome and duration."""
+        start, failed_before = time.monotonic(), len(self.failures)
+        print(f"==> {title}")
+        yield
+        status = "ok" if len(self.failures) == failed_before else "FAILED"
+        print(f"    {title}: {status} ({time.monotonic() - start:.1f}s)")
 
 
 def split_manifest(manifest: str) -> list[str]:
@@ -129,33 +126,29 @@ def lint(helm, report: Report) -> None:
             report.fail(f"helm lint: error in {CHART.name}/{path} (text not kept by helm-sdkpy; the render step shows template errors)")
 
 
-def render_all(helm, report: Report, out_dir: Path) -> dict[str, Render]:
+def render_all(helm, kubeconfig: str, report: Report, out_dir: Path) -> dict[str, Render]:
     renders: dict[str, Render] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    with StubApiServer() as stub:
-        kubeconfig = stub.kubeconfig(NAMESPACE)
-        for name, (values, _) in load_value_sets(TESTS / "values").items():
-            try:
-                manifest = asyncio.run(helm_install(helm, kubeconfig, values))
-            except helm.HelmError as error:
-                report.fail(f"render {name}: {error}")
-                continue
-            render = Render(name, values, manifest)
-            # A document of comments only (e.g. the header of templates/crds.yaml) is no object.
-            pairs = [(text, yaml.safe_load(text)) for text in split_manifest(manifest)]
-            render.texts = [text for text, obj in pairs if obj is not None]
-            render.objects = [obj for _, obj in pairs if obj is not None]
-            (out_dir / f"{name}.yaml").write_text(manifest)
-            kinds = sorted({o["kind"] for o in render.objects})
-            print(f"    {name}: {len(render.objects)} objects ({', '.join(kinds)})")
-            renders[name] = render
-        check_invalid(helm, kubeconfig, report)
+    for name, (values, _) in load_value_sets(TESTS / "values").items():
+        try:
+            manifest = asyncio.run(helm_install(helm, kubeconfig, values))
+        except helm.HelmError as error:
+            report.fail(f"render {name}: {error}")
+            continue
+        render = Render(name, values, manifest)
+        # A document of comments only (e.g. the header of templates/crds.yaml) is no object.
+        pairs = [(text, yaml.safe_load(text)) for text in split_manifest(manifest)]
+        render.texts = [text for text, obj in pairs if obj is not None]
+        render.objects = [obj for _, obj in pairs if obj is not None]
+        (out_dir / f"{name}.yaml").write_text(manifest)
+        kinds = sorted({o["kind"] for o in render.objects})
+        print(f"    {name}: {len(render.objects)} objects ({', '.join(kinds)})")
+        renders[name] = render
     print(f"    rendered manifests: {out_dir}")
     return renders
 
 
 def check_invalid(helm, kubeconfig: str, report: Report) -> None:
-    print("==> value sets that must be refused (tests/invalid/)")
     for name, (values, first_line) in load_value_sets(TESTS / "invalid").items():
         expected = first_line.removeprefix("# expect:").strip()
         if not first_line.startswith("# expect:") or not expected:
@@ -275,8 +268,12 @@ def main() -> int:
 
     with report.step("helm lint"):
         lint(helm, report)
-    with report.step("render value sets"):
-        renders = render_all(helm, report, out_dir)
+    with StubApiServer() as stub:
+        kubeconfig = stub.kubeconfig(NAMESPACE)
+        with report.step("render value sets (tests/values/)"):
+            renders = render_all(helm, kubeconfig, report, out_dir)
+        with report.step("value sets that must be refused (tests/invalid/)"):
+            check_invalid(helm, kubeconfig, report)
     with report.step(f"kubernetes-validate (Kubernetes {KUBE_VERSION}, strict)"):
         validate(renders, report)
     with report.step("structural assertions"):
