@@ -96,12 +96,13 @@ impl KeaServers {
     /// A snapshot of one server's state.
     pub fn health(&self, server: ServerId) -> Option<ServerHealth> {
         let slot = self.slot(server)?;
+        let active = self.active() == server;
         let state = slot.state.lock();
         Some(ServerHealth {
             server,
             health: state.health.clone(),
             breaker: slot.breaker.state(),
-            active: self.active() == server,
+            active,
             operation_target: match self.inner.target_setting {
                 TargetSetting::Fixed(target) => Some(target),
                 TargetSetting::Auto => state.target,
@@ -366,6 +367,7 @@ mod tests {
         let servers = pair();
         let mut rx = servers.subscribe();
         let [primary, secondary] = [&servers.inner.slots[0], &servers.inner.slots[1]];
+        assert!(!servers.is_any_usable(), "nothing is known before the first check");
         servers.observe(primary, Ok((all_commands(), status(1, 10, 10))));
         servers.observe(secondary, Ok((all_commands(), status(2, 10, 10))));
         servers.update_active();

@@ -185,12 +185,13 @@ impl KeaServers {
         self.inner.events.subscribe()
     }
 
-    /// Whether at least one server can take requests (for `/readyz`): not marked unhealthy and its
-    /// breaker admits calls.
+    /// Whether at least one server can take requests (for `/readyz`): its last health check passed
+    /// and its breaker admits calls. Before the first check nothing is known, so nothing is usable.
     pub fn is_any_usable(&self) -> bool {
-        self.inner.slots.iter().any(|s| {
-            !matches!(s.state.lock().health, HealthState::Unhealthy { .. }) && s.breaker.would_admit()
-        })
+        self.inner
+            .slots
+            .iter()
+            .any(|s| s.state.lock().health == HealthState::Healthy && s.breaker.would_admit())
     }
 
     pub(super) fn slot(&self, server: ServerId) -> Option<&Slot> {
