@@ -41,6 +41,6 @@ chart:
 images:
     images/build.sh
 
-# Build the images, then run each: kea-operator --help/check, kea-sim answering list-commands
-images-smoke: images
+# Build the images, render the chart, then run each image: kea-operator --help/check (and the chart's env), kea-sim list-commands
+images-smoke: images chart
     images/smoke.sh

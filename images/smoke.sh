@@ -2,8 +2,10 @@
 # images/smoke.sh [kea-operator] [kea-sim]: run each image (default: both) built by images/build.sh
 # and check it behaves (`just images-smoke`).
 #   kea-operator: `--help` exits 0; `check` without configuration exits non-zero with one line naming
-#                 KEA_URL (SPEC §5: invalid configuration stops the process with one line); both under
-#                 the chart's restrictions (read-only root filesystem, no capabilities, non-root).
+#                 KEA_URL (SPEC §5: invalid configuration stops the process with one line); `check`
+#                 accepts the environment of every value set the chart renders (run `just chart`
+#                 first: its renders are read from $CHART_RENDER_DIR); all under the chart's
+#                 restrictions (read-only root filesystem, no capabilities, non-root).
 #   kea-sim:      started with its baked-in example config, answers `list-commands` on its published
 #                 Kea port, answers HTTP on its admin port, and stops on SIGTERM as PID 1.
 set -euo pipefail
@@ -11,6 +13,11 @@ tag=${IMAGE_TAG:-dev}
 failures=0
 fail() { echo "  FAIL $*"; failures=$((failures + 1)); }
 ok() { echo "  ok   $*"; }
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${KEA_OPERATOR_CACHE:-/var/cache/kea-operator}
+render_dir=${CHART_RENDER_DIR:-$cache/chart-render}
+helm_tools=$cache/tools/helm-py
 
 # The pod security the chart sets, as docker flags.
 restricted=(--read-only --cap-drop ALL --security-opt no-new-privileges)
@@ -43,6 +50,50 @@ smoke_operator() {
   else
     ok "check without configuration exits $rc with one line: $check"
   fi
+}
+
+# Starts the image with the environment and Secret mounts each rendered value set of the chart gives
+# the pod, and runs `check` without a network: the configuration must be accepted (the servers are
+# then unreachable: exit 1), never refused (exit 2). Catches a chart value the operator would refuse.
+smoke_operator_chart_env() {
+  local image=kea-operator:$tag files render name env_file out rc
+  echo "==> $image with the environment the chart renders"
+  files=$(mktemp -d)
+  mkdir -p "$files/tls" "$files/basic-auth"
+  printf 'not-a-real-password' >"$files/basic-auth/password"
+  # A CA and a client certificate the operator accepts: RSA 2048 with the clientAuth EKU (SPEC §7).
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=smoke-ca \
+    -keyout "$files/ca.key" -out "$files/tls/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=kea-operator -keyout "$files/tls/tls.key" -out "$files/client.csr" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >"$files/client.ext"
+  openssl x509 -req -in "$files/client.csr" -CA "$files/tls/ca.crt" -CAkey "$files/ca.key" -CAcreateserial \
+    -days 2 -extfile "$files/client.ext" -out "$files/tls/tls.crt" 2>/dev/null
+  chmod -R a+rX "$files"
+  local renders=0
+  for render in "$render_dir"/*.yaml; do
+    [ -e "$render" ] || continue
+    renders=$((renders + 1))
+    name=$(basename "$render" .yaml)
+    env_file=$files/$name.env
+    if ! PYTHONPATH=$helm_tools python3 "$repo/scripts/helm/rendered_env.py" "$render" >"$env_file"; then
+      fail "chart env $name: cannot read the operator's environment from $render"
+      continue
+    fi
+    # The chart sets no Kea URL by default (the user must): give the sets without one a URL.
+    grep -qE '^(KEA_URL|KEA_BASE_URL|KEA_HOST)=' "$env_file" || echo 'KEA_URL=http://kea-dhcp4:8000' >>"$env_file"
+    set +e
+    out=$(docker run --rm "${restricted[@]}" --network none --env-file "$env_file" \
+      -v "$files/tls:/etc/kea-operator/tls:ro" -v "$files/basic-auth:/etc/kea-operator/basic-auth:ro" \
+      "$image" check 2>&1); rc=$?
+    set -e
+    if [ $rc -eq 1 ] && grep -q '^configuration: valid' <<<"$out"; then
+      ok "chart env $name: configuration accepted ($(grep -c 'warning:' <<<"$out" || true) warnings), Kea unreachable as expected"
+    else
+      fail "chart env $name: check exited $rc (expected 1: valid configuration, no Kea): $(head -n 3 <<<"$out")"
+    fi
+  done
+  rm -rf "$files"
+  [ $renders -gt 0 ] || fail "no chart renders in $render_dir: run scripts/helm/check.sh (just chart) first"
 }
 
 sim_container=""
@@ -110,7 +161,7 @@ for image in "${images[@]}"; do
 done
 for image in "${images[@]}"; do
   case $image in
-    kea-operator) smoke_operator ;;
+    kea-operator) smoke_operator; smoke_operator_chart_env ;;
     kea-sim) smoke_sim ;;
   esac
 done
