@@ -44,3 +44,23 @@ images:
 # Build the images, render the chart, then run each image: kea-operator --help/check (and the chart's env), kea-sim list-commands
 images-smoke: images chart
     images/smoke.sh
+
+# Start real Kea 3.0.4 by hand (--auth U:P, --tls, --mtls, --ha, --ca, --config FILE, --port N); Ctrl-C stops it
+kea-up *ARGS:
+    scripts/provision-kea.sh
+    cargo run -q -p testenv --bin kea-up -- {{ARGS}}
+
+# Start a real Kubernetes API server by hand (prints KUBECONFIG; --crds FILE, --extra-ip IP); Ctrl-C stops it
+kube-up *ARGS:
+    scripts/build-apiserver.sh
+    cargo run -q -p testenv --bin kube-up -- {{ARGS}}
+
+# kea-sim against Kea 3.0.4: every recorded case (kea-sim and live real Kea) and differential runs
+conformance:
+    scripts/provision-kea.sh
+    REQUIRE_REAL_ENV=1 cargo test -p kea-sim --test conformance --test differential -- --nocapture
+
+# Re-record the expected answers of every conformance case from real Kea (CONFORMANCE_FILTER=part limits it)
+conformance-record:
+    scripts/provision-kea.sh
+    REQUIRE_REAL_ENV=1 CONFORMANCE_RECORD=1 cargo test -p kea-sim --test conformance real_kea_gives_the_recorded_answers -- --nocapture

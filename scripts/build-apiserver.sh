@@ -45,18 +45,20 @@ PKGS=$( { deps golang-k8s-apiextensions-apiserver-dev | grep '^golang-' \
 echo "$(echo "$PKGS" | wc -l) packages ($GOVER)"
 
 echo "[3/4] downloading and unpacking"
-( cd "$APT/cache/archives" && apt-get "${APTOPTS[@]}" -q download $PKGS >"$WORK/apt-download.log" 2>&1 ) || {
+mapfile -t PKG_LIST <<<"$PKGS"
+( cd "$APT/cache/archives" && apt-get "${APTOPTS[@]}" -q download "${PKG_LIST[@]}" >"$WORK/apt-download.log" 2>&1 ) || {
   tail -20 "$WORK/apt-download.log"; exit 1; }
 for deb in "$APT/cache/archives/"*.deb; do dpkg-deb -x "$deb" "$ROOT"; done
 
 echo "[4/4] building apiextensions-apiserver (about 3 minutes on 2 cores)"
-GOROOT=$(ls -d "$ROOT"/usr/lib/go-1.* | sort -V | tail -1)
+GOROOT=$(find "$ROOT/usr/lib" -maxdepth 1 -name 'go-1.*' -type d | sort -V | tail -1)
 export GOROOT GOPATH=$ROOT/usr/share/gocode GO111MODULE=off GOTOOLCHAIN=local GOPROXY=off CGO_ENABLED=0
 export GOCACHE=$WORK/gocache GOFLAGS=
 ( cd "$GOPATH/src/k8s.io/apiextensions-apiserver" && "$GOROOT/bin/go" build -o "$BIN/apiextensions-apiserver.tmp" k8s.io/apiextensions-apiserver )
 mv "$BIN/apiextensions-apiserver.tmp" "$BIN/apiextensions-apiserver"
 cp "$ROOT/usr/bin/etcd" "$BIN/etcd"
 "$GOROOT/bin/go" version -m "$BIN/apiextensions-apiserver" | head -3 >"$OUT/VERSION"
+"$BIN/etcd" --version | head -1 >>"$OUT/VERSION"
 # The sources and debs are not needed at runtime; keep the cache small.
 rm -rf "$WORK"
 echo "kube api server ready: $BIN"

@@ -14,7 +14,23 @@ ROOT=${KEA_ROOTFS:-$CACHE/kea-rootfs}
 TARBALL=$CACHE/kea-rootfs.tar.gz
 SUITE=${KEA_SUITE:-forky}
 
-ready() { [ -x "$ROOT/usr/sbin/kea-dhcp4" ] && chroot "$ROOT" kea-dhcp4 -V >/dev/null 2>&1; }
+# Ready = Kea runs, the hooks the tests load are there, and kea-admin's PostgreSQL schema is present.
+ready() {
+  [ -x "$ROOT/usr/sbin/kea-dhcp4" ] && [ -x "$ROOT/usr/sbin/kea-ctrl-agent" ] \
+    && [ -f "$ROOT/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_host_cmds.so" ] \
+    && [ -f "$ROOT/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_pgsql.so" ] \
+    && [ -f "$ROOT/usr/share/kea/scripts/pgsql/dhcpdb_create.pgsql" ] \
+    && chroot "$ROOT" kea-dhcp4 -V >/dev/null 2>&1
+}
+
+# The hosts-database tests run a private PostgreSQL from the machine's own server binaries.
+ensure_postgres() {
+  if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then return; fi
+  echo "installing the PostgreSQL server (hosts-database tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >/dev/null 2>&1 || {
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >/dev/null; }
+}
+ensure_postgres
 
 prepare_dirs() {
   mkdir -p "$ROOT/run/kea" "$ROOT/var/lib/kea" "$ROOT/var/log/kea" "$ROOT/etc/kea"

@@ -332,7 +332,19 @@ impl KeaProcess {
         let process = ManagedProcess::spawn(&spec)?;
         let _ = record_process(self.state.host(), process.pid());
         self.process = Some(process);
-        self.wait_ready().await
+        let started = Instant::now();
+        self.wait_ready().await?;
+        let at = self
+            .url
+            .as_deref()
+            .or(self.unix_socket.as_deref())
+            .unwrap_or_default();
+        eprintln!(
+            "testenv: kea-dhcp4 {} ready at {at} in {:?}",
+            self.name,
+            started.elapsed()
+        );
+        Ok(())
     }
 
     /// Graceful stop (SIGTERM, then SIGKILL after a grace period).
