@@ -192,3 +192,46 @@ async fn hosts_database_in_postgres_survives_restart() {
         0
     );
 }
+
+#[tokio::test]
+async fn database_outage_and_recovery_with_reconnect() {
+    let mut pg = testenv::need!(Postgres::start().await);
+    let mut config = testenv::kea::default_dhcp4();
+    config["hosts-database"] = pg.hosts_database_reconnecting();
+    let kea = KeaProcess::builder()
+        .name("pg-outage")
+        .config(config)
+        .hooks(&[Hook::LeaseCmds, Hook::HostCmds, Hook::SubnetCmds, Hook::Pgsql])
+        .start()
+        .await
+        .unwrap();
+    let add = |n: u8| {
+        json!({"reservation": {"subnet-id": 1, "hw-address": format!("aa:bb:cc:00:03:{n:02x}"),
+                               "ip-address": format!("10.100.8.{n}")}})
+    };
+    assert_eq!(
+        kea.command("reservation-add", Some(add(1))).await.unwrap()["result"],
+        0
+    );
+    pg.stop().await;
+    let during = kea.command("reservation-add", Some(add(2))).await.unwrap();
+    assert_eq!(during["result"], 1, "{during}");
+    pg.start_again().await.unwrap();
+    // Kea reconnects about a second after the database is back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = kea.command("status-get", None).await.unwrap();
+        let disabled = &status["arguments"]["dhcp-state"]["disabled-by-db-connection"];
+        if disabled.as_array().is_some_and(Vec::is_empty)
+            && kea.command("reservation-add", Some(add(3))).await.unwrap()["result"] == 0
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Kea did not recover: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(pg.sql("SELECT count(*) FROM hosts").unwrap().trim(), "2");
+}

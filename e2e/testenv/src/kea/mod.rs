@@ -110,8 +110,11 @@ impl KeaRootfs {
     /// `KEA_ROOTFS`, else [`DEFAULT_ROOTFS`]; fails (as a *missing environment*) when kea-dhcp4 is not
     /// there. Never provisions: that takes a minute and a network, so it belongs to `just setup`.
     pub fn locate() -> Result<Self, KeaError> {
-        let path =
-            std::env::var_os("KEA_ROOTFS").map_or_else(|| PathBuf::from(DEFAULT_ROOTFS), PathBuf::from);
+        Self::at(std::env::var_os("KEA_ROOTFS").map_or_else(|| PathBuf::from(DEFAULT_ROOTFS), PathBuf::from))
+    }
+
+    /// The root filesystem at `path`, if kea-dhcp4 is there.
+    pub fn at(path: PathBuf) -> Result<Self, KeaError> {
         if !path.join("usr/sbin/kea-dhcp4").is_file() {
             return Err(KeaError::RootfsMissing { path });
         }
@@ -167,5 +170,23 @@ impl KeaRootfs {
             .next()
             .unwrap_or_default()
             .to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unprovisioned_rootfs_is_a_missing_environment_with_the_fix_in_the_message() {
+        let err = KeaRootfs::at(PathBuf::from("/nonexistent/kea-rootfs")).expect_err("missing");
+        assert!(err.is_missing_environment());
+        assert_eq!(err.category(), "rootfs-missing");
+        assert!(err.to_string().contains("scripts/provision-kea.sh"), "{err}");
+        let broken = KeaError::Config("x".into());
+        assert!(
+            !broken.is_missing_environment(),
+            "a broken environment must fail, never skip"
+        );
     }
 }
