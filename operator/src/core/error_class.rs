@@ -132,7 +132,10 @@ impl ErrorClass {
 
     /// SPEC §3's "retried" column: whether trying again without any change may succeed.
     pub fn is_retried(self) -> bool {
-        matches!(self, ErrorClass::Network | ErrorClass::Authentication | ErrorClass::Resource)
+        matches!(
+            self,
+            ErrorClass::Network | ErrorClass::Authentication | ErrorClass::Resource
+        )
     }
 
     /// The reason a Kea failure of this class shows; resource failures from Kea mean the subnet the
@@ -206,7 +209,10 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { floor: Duration::from_secs(1), cap: Duration::from_secs(15 * 60) }
+        Backoff {
+            floor: Duration::from_secs(1),
+            cap: Duration::from_secs(15 * 60),
+        }
     }
 }
 
@@ -231,7 +237,11 @@ impl Backoff {
 /// Spreads requeues of many objects failing together (a Kea outage) over ±10 %: `unit` is a random
 /// number in `[0, 1)` the caller draws, so this stays deterministic under test.
 pub fn jitter(delay: Duration, unit: f64) -> Duration {
-    let unit = if unit.is_finite() { unit.clamp(0.0, 1.0) } else { 0.5 };
+    let unit = if unit.is_finite() {
+        unit.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
     delay.mul_f64(0.9 + 0.2 * unit)
 }
 
@@ -276,8 +286,13 @@ mod tests {
     #[test]
     fn spec_table_resource_reasons_are_requeued_after_1min() {
         let c = RequeueConfig::default();
-        for r in [Reason::NetworkNamespaceNotFound, Reason::AmbiguousNetworkNamespace, Reason::PrefixNotReady,
-            Reason::SubnetNotFound, Reason::WaitingForLease] {
+        for r in [
+            Reason::NetworkNamespaceNotFound,
+            Reason::AmbiguousNetworkNamespace,
+            Reason::PrefixNotReady,
+            Reason::SubnetNotFound,
+            Reason::WaitingForLease,
+        ] {
             assert_eq!(r.class(), Some(ErrorClass::Resource), "{r}");
             assert_eq!(r.requeue(&c), Requeue::After(S(60)), "{r}");
         }
@@ -300,7 +315,12 @@ mod tests {
 
     #[test]
     fn configured_delays_are_used() {
-        let c = RequeueConfig { network: S(1), auth: S(2), permission: S(3), resource: S(4) };
+        let c = RequeueConfig {
+            network: S(1),
+            auth: S(2),
+            permission: S(3),
+            resource: S(4),
+        };
         assert_eq!(ErrorClass::Network.requeue(&c), Requeue::After(S(1)));
         assert_eq!(ErrorClass::Authentication.requeue(&c), Requeue::After(S(2)));
         assert_eq!(ErrorClass::Permission.requeue(&c), Requeue::After(S(3)));
@@ -309,19 +329,35 @@ mod tests {
 
     #[test]
     fn combine_keeps_the_soonest_timer() {
-        assert_eq!(Requeue::After(S(60)).combine(Requeue::After(S(30))), Requeue::After(S(30)));
-        assert_eq!(Requeue::AwaitChange.combine(Requeue::After(S(60))), Requeue::After(S(60)));
+        assert_eq!(
+            Requeue::After(S(60)).combine(Requeue::After(S(30))),
+            Requeue::After(S(30))
+        );
+        assert_eq!(
+            Requeue::AwaitChange.combine(Requeue::After(S(60))),
+            Requeue::After(S(60))
+        );
         assert_eq!(Requeue::AwaitChange.combine(Requeue::Resync), Requeue::Resync);
-        assert_eq!(Requeue::AwaitChange.combine(Requeue::AwaitChange), Requeue::AwaitChange);
+        assert_eq!(
+            Requeue::AwaitChange.combine(Requeue::AwaitChange),
+            Requeue::AwaitChange
+        );
     }
 
     #[test]
     fn backoff_doubles_per_consecutive_failure_up_to_the_cap() {
-        let b = Backoff { floor: S(1), cap: S(300) };
+        let b = Backoff {
+            floor: S(1),
+            cap: S(300),
+        };
         let delays: Vec<u64> = (1..=6).map(|n| b.delay(S(30), n).as_secs()).collect();
         assert_eq!(delays, [30, 60, 120, 240, 300, 300]);
         assert_eq!(b.delay(S(30), 0), S(30), "no failure yet counts as the first");
-        assert_eq!(b.delay(S(600), 3), S(600), "a configured delay above the cap is a minimum");
+        assert_eq!(
+            b.delay(S(600), 3),
+            S(600),
+            "a configured delay above the cap is a minimum"
+        );
     }
 
     #[test]

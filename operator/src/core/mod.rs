@@ -9,7 +9,10 @@ pub mod mac;
 pub mod marker;
 pub mod model;
 pub mod namespace;
+pub mod planner;
+pub mod status;
 pub mod subnet_match;
+pub mod sweep;
 
 pub use mac::{Mac, MacError};
 pub use model::{Host, HostSource, Lease, ServerId, Subnet, SubnetId};

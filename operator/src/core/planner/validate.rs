@@ -1,0 +1,112 @@
+//! SPEC §2 steps 1–2: MAC syntax and duplicates; whether anything can be planned at all.
+
+use std::collections::BTreeMap;
+
+use super::build::Builder;
+use super::input::ServerState;
+use super::output::{EventType, InterfacePlan, PlannedEvent, Verdict};
+use crate::core::error_class::Reason;
+use crate::core::mac::Mac;
+use crate::core::namespace::PrefixError;
+
+impl<'a> Builder<'a> {
+    /// Step 1: MAC syntax and duplicates. Invalid ones never block the others.
+    pub(super) fn validate_interfaces(&mut self) {
+        let mut first_by_mac: BTreeMap<Mac, String> = BTreeMap::new();
+        let mut duplicates: BTreeMap<Mac, Vec<String>> = BTreeMap::new();
+        for iface in &self.input.interfaces {
+            let mut plan = InterfacePlan {
+                name: iface.name.clone(),
+                declared_mac: iface.mac_address.clone(),
+                mac: None,
+                verdict: Verdict::Proceed,
+                address: None,
+                address_source: None,
+                lease_mismatch: None,
+                servers: Vec::new(),
+            };
+            match Mac::parse(&iface.mac_address) {
+                Err(e) => {
+                    let note = format!("interface {}: {e}", iface.name);
+                    self.events.push(PlannedEvent::new(
+                        EventType::Warning,
+                        "InvalidSpec",
+                        "Validate",
+                        note,
+                    ));
+                    plan.verdict = Verdict::InvalidMac {
+                        message: e.to_string(),
+                    };
+                }
+                Ok(mac) => {
+                    plan.mac = Some(mac);
+                    if let Some(first) = first_by_mac.get(&mac) {
+                        plan.verdict = Verdict::InvalidMac {
+                            message: format!(
+                                "MAC {mac} is already declared by interface {first}; each MAC may be declared once"
+                            ),
+                        };
+                        duplicates
+                            .entry(mac)
+                            .or_insert_with(|| vec![first.clone()])
+                            .push(iface.name.clone());
+                    } else {
+                        first_by_mac.insert(mac, iface.name.clone());
+                    }
+                }
+            }
+            self.interfaces.push(plan);
+        }
+        // A duplicated MAC is reported once, however often it repeats.
+        for (mac, names) in duplicates {
+            let note = format!(
+                "MAC {mac} is declared by interfaces {}; only {} gets a reservation",
+                names.join(", "),
+                names.first().map(String::as_str).unwrap_or_default()
+            );
+            self.events.push(PlannedEvent::new(
+                EventType::Warning,
+                "InvalidSpec",
+                "Validate",
+                note,
+            ));
+        }
+    }
+
+    /// Step 2 and server availability: when nothing can be planned, nothing is written or deleted.
+    pub(super) fn blocked_reason(&self) -> Option<(Reason, String)> {
+        if let Err(e) = &self.input.prefix {
+            let reason = match e {
+                PrefixError::NotFound { .. } => Reason::NetworkNamespaceNotFound,
+                PrefixError::Ambiguous { .. } => Reason::AmbiguousNetworkNamespace,
+                PrefixError::NotReady { .. } => Reason::PrefixNotReady,
+            };
+            return Some((reason, e.to_string()));
+        }
+        let Some(active) = self.input.active else {
+            return Some((Reason::KeaUnavailable, "no Kea server is usable".into()));
+        };
+        match self.input.server(active).map(|s| &s.state) {
+            None => Some((
+                Reason::KeaUnavailable,
+                format!("the active Kea server ({active}) is not configured"),
+            )),
+            Some(ServerState::Unavailable { reason, message }) => {
+                Some((*reason, format!("{active}: {message}")))
+            }
+            Some(ServerState::Available { .. }) => None,
+        }
+    }
+
+    pub(super) fn block(&mut self, reason: Reason, message: String) {
+        for iface in &mut self.interfaces {
+            if iface.verdict == Verdict::Proceed {
+                iface.verdict = Verdict::Blocked {
+                    reason,
+                    message: message.clone(),
+                };
+            }
+        }
+        self.blocked = Some((reason, message));
+    }
+}
