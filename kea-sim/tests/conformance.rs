@@ -1,7 +1,8 @@
 //! kea-sim conformance against real Kea 3.0: every case in `tests/conformance/cases/` replayed
 //! against the recorded real-Kea answers.
 //!
-//! - Always: real Kea's recordings are checked for consistency (version, every request recorded).
+//! - Always: every case replayed against kea-sim in process must give the recorded answers, and the
+//!   case files are checked for consistency (names, configs, every request recorded).
 //! - Real lane (real Kea present; required with `REQUIRE_REAL_ENV=1`): live real Kea must still
 //!   give the recorded answers, so the recordings cannot drift from reality.
 //! - `CONFORMANCE_RECORD=1` (`just conformance-record`): re-record every case from real Kea instead.
@@ -13,6 +14,7 @@ mod harness;
 
 use harness::case::load_all;
 use harness::runner::{record_all, replay_all};
+use harness::sim::Sim;
 use harness::target::RealKea;
 
 fn recorded_versions() -> Vec<String> {
@@ -56,6 +58,20 @@ fn case_files_are_complete_and_numerous() {
         "conformance: {cases} cases in {} files, recorded with Kea {:?}",
         files.len(),
         recorded_versions()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kea_sim_gives_the_recorded_answers() {
+    let recorded = recorded_versions();
+    let report = replay_all::<Sim>().await.expect("cases load");
+    eprintln!("conformance: recorded with Kea {recorded:?}");
+    report.print("kea-sim");
+    assert!(
+        report.failures.is_empty(),
+        "kea-sim differs from real Kea {recorded:?} in {} of {} cases (listed above)",
+        report.failures.len(),
+        report.cases
     );
 }
 

@@ -1,5 +1,5 @@
 //! Differential testing: random command sequences (valid and invalid) run on fresh real Kea 3.0 and
-//! (once wired) kea-sim side by side; their normalized answers must be identical. proptest shrinks a
+//! kea-sim side by side; their normalized answers must be identical. proptest shrinks a
 //! failing sequence to a minimal one.
 //!
 //! Runs in the real lane (real Kea present; required with `REQUIRE_REAL_ENV=1`) with a fixed budget:
@@ -8,8 +8,12 @@
 #[path = "conformance/harness/mod.rs"]
 mod harness;
 
+use harness::case::{Action, Case, Partner};
+use harness::http::Endpoint;
+use harness::normalize::Substitutions;
 use harness::ops::{Op, case_of, op};
 use harness::runner::{CaseRun, json_diff, run_case};
+use harness::sim::Sim;
 use harness::target::{RealKea, Target};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -49,11 +53,14 @@ fn differences(ops: &[Op], a: &CaseRun, b: &CaseRun, names: (&str, &str)) -> Opt
     }
 }
 
-/// Runs `check` over the budget of random sequences (each on fresh servers).
-fn run_property<A: Target, B: Target>(label: &str) {
+/// Compares `A` and `B` on `cases` random sequences (each on fresh servers); Err is proptest's
+/// report of the shrunk, minimal failing sequence.
+fn check<A: Target, B: Target>(cases: u32) -> Result<(), String> {
     let mut runner = TestRunner::new(Config {
-        cases: budget(),
+        cases,
         max_shrink_iters: 200,
+        // Sequences are reported in full on failure; no regression file beside a `#[path]` module.
+        failure_persistence: None,
         ..Config::default()
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -69,7 +76,12 @@ fn run_property<A: Target, B: Target>(label: &str) {
             Some(d) => Err(TestCaseError::fail(d)),
         }
     });
-    if let Err(e) = result {
+    result.map_err(|e| e.to_string())
+}
+
+/// Runs the comparison over the budget; panics with the minimal failing sequence.
+fn run_property<A: Target, B: Target>(label: &str) {
+    if let Err(e) = check::<A, B>(budget()) {
         panic!("{label}: {e}");
     }
     eprintln!("{label}: {} random sequences identical", budget());
@@ -84,4 +96,57 @@ fn real_kea_is_deterministic_after_normalization() {
         return;
     }
     run_property::<RealKea, RealKea>("real Kea vs real Kea");
+}
+
+/// kea-sim answers every random sequence exactly as real Kea does.
+#[test]
+fn kea_sim_matches_real_kea_on_random_sequences() {
+    if let Err(e) = RealKea::available() {
+        testenv::skip_or_fail(&e);
+        return;
+    }
+    run_property::<RealKea, Sim>("real Kea vs kea-sim");
+}
+
+/// kea-sim forced to answer `reservation-add` wrongly: stands in for a simulator bug.
+struct BrokenSim(Sim);
+
+impl Target for BrokenSim {
+    const NAME: &'static str = "kea-sim with a forced wrong result";
+
+    async fn start(case: &Case, config: serde_json::Value) -> Result<Self, String> {
+        let sim = Sim::start(case, config).await?;
+        sim.inject(kea_sim::Fault::kea_result(3, "Host not found.").on_command("reservation-add"));
+        Ok(BrokenSim(sim))
+    }
+
+    fn endpoint(&self, on: Partner) -> Result<Endpoint, String> {
+        self.0.endpoint(on)
+    }
+
+    async fn act(&mut self, action: Action, on: Partner) -> Result<(), String> {
+        self.0.act(action, on).await
+    }
+
+    fn substitutions(&self) -> Substitutions {
+        self.0.substitutions()
+    }
+}
+
+/// The comparison catches a wrong answer and shrinks the sequence to the one request that shows it.
+#[test]
+fn a_differing_simulator_is_caught_and_shrunk() {
+    if let Err(e) = RealKea::available() {
+        testenv::skip_or_fail(&e);
+        return;
+    }
+    let failure = check::<RealKea, BrokenSim>(64).expect_err("a forced wrong result must be detected");
+    assert!(failure.contains("ReservationAdd"), "{failure}");
+    assert!(failure.contains("minimal failing input"), "{failure}");
+    // Shrunk: the minimal sequence is a single reservation-add.
+    assert_eq!(
+        failure.matches("ReservationAdd {").count(),
+        2,
+        "one op in the input and one in the diff: {failure}"
+    );
 }

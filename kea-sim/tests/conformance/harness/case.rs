@@ -144,6 +144,10 @@ pub struct HttpRequest {
     /// Present the client certificate on a TLS setup (default true).
     #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
     pub client_cert: bool,
+    /// Extra headers, sent as given (for example an explicit `Content-Length: 0`: the HTTP client
+    /// omits the header for an empty body, and Kea answers the two differently).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
 }
 
 fn post() -> String {
@@ -247,6 +251,7 @@ impl Step {
             auth: true,
             credentials: None,
             client_cert: true,
+            headers: Vec::new(),
         })
     }
 
@@ -262,8 +267,8 @@ impl Step {
         }
         match self.request() {
             Some(r) if self.http.is_some() => format!(
-                "HTTP {} content-type={:?} auth={} client-cert={} body={:?}{on}",
-                r.method, r.content_type, r.auth, r.client_cert, r.body
+                "HTTP {} content-type={:?} headers={:?} auth={} client-cert={} body={:?}{on}",
+                r.method, r.content_type, r.headers, r.auth, r.client_cert, r.body
             ),
             Some(r) => format!("{}{on}", r.body),
             None => "empty step".into(),

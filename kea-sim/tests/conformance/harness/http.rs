@@ -90,6 +90,9 @@ pub async fn send(ep: &Endpoint, req: &HttpRequest) -> Result<Answer, String> {
     if let Some(ct) = &req.content_type {
         r = r.header(reqwest::header::CONTENT_TYPE, ct);
     }
+    for (name, value) in &req.headers {
+        r = r.header(name.as_str(), value.as_str());
+    }
     if let Some((user, password)) = &req.credentials {
         r = r.basic_auth(user, Some(password));
     } else if let (true, Some((user, password))) = (req.auth, &ep.auth) {

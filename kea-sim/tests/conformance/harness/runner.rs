@@ -228,3 +228,43 @@ pub async fn record_all<T: Target>(version: &str) -> Result<usize, String> {
     }
     Ok(recorded)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn diff_names_each_differing_path() {
+        let expected = Answer::Http {
+            status: 200,
+            body: json!([{"result": 0, "text": "Host added.", "x": 1}]),
+        };
+        let actual = Answer::Http {
+            status: 400,
+            body: json!([{"result": 1, "text": "Host added.", "y": 2}]),
+        };
+        let d = answer_diff(&expected, &actual);
+        assert_eq!(
+            d,
+            [
+                "HTTP status: expected 200, got 400",
+                "body[0].result: expected 0, got 1",
+                "body[0].x: expected 1, missing",
+                "body[0].y: unexpected 2",
+            ]
+        );
+        assert!(answer_diff(&expected, &expected).is_empty());
+        let failed = Answer::Failed {
+            error: "tls-handshake".into(),
+        };
+        assert_eq!(answer_diff(&failed, &expected).len(), 1);
+    }
+
+    #[test]
+    fn arrays_of_different_length_differ_whole() {
+        let mut out = Vec::new();
+        json_diff(&json!([1, 2]), &json!([1]), "body", &mut out);
+        assert_eq!(out, ["body: expected [1,2], got [1]"]);
+    }
+}

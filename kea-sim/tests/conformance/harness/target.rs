@@ -32,7 +32,8 @@ pub fn case_config(case: &Case, database: Option<Value>) -> Result<Value, String
     Ok(fill_database(config, database.as_ref()))
 }
 
-fn fill_database(v: Value, db: Option<&Value>) -> Value {
+/// Replaces the `"${PGSQL}"` placeholder with `db`.
+pub fn fill_database(v: Value, db: Option<&Value>) -> Value {
     match v {
         Value::String(s) if s == "${PGSQL}" => db.cloned().unwrap_or(Value::String(s)),
         Value::Array(items) => Value::Array(items.into_iter().map(|i| fill_database(i, db)).collect()),
