@@ -58,7 +58,7 @@ kube-up *ARGS:
 # kea-sim against Kea 3.0.4: every recorded case (kea-sim and live real Kea) and differential runs
 conformance:
     scripts/provision-kea.sh
-    REQUIRE_REAL_ENV=1 cargo test -p kea-sim --test conformance --test differential -- --nocapture
+    REQUIRE_REAL_ENV=1 cargo test --no-fail-fast -p kea-sim --test conformance --test differential -- --nocapture
 
 # Re-record the expected answers of every conformance case from real Kea (CONFORMANCE_FILTER=part limits it)
 conformance-record:
