@@ -12,12 +12,20 @@ use rcgen::{
 pub enum CertError {
     #[error("certificate generation failed: {0}")]
     Rcgen(#[from] rcgen::Error),
+    #[error("invalid PEM: {0}")]
+    Pem(#[from] rustls_pki_types::pem::Error),
+    #[error("TLS client configuration: {0}")]
+    Rustls(#[from] rustls::Error),
 }
 
 impl CertError {
     /// Bounded label for logs and metrics.
     pub fn category(&self) -> &'static str {
-        "rcgen"
+        match self {
+            CertError::Rcgen(_) => "rcgen",
+            CertError::Pem(_) => "pem",
+            CertError::Rustls(_) => "rustls",
+        }
     }
 }
 
@@ -115,7 +123,7 @@ fn name(common_name: &str, organization: Option<&str>) -> DistinguishedName {
 pub fn rustls_client_config(
     ca_pem: &str,
     client: Option<&CertPem>,
-) -> Result<rustls::ClientConfig, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<rustls::ClientConfig, CertError> {
     use rustls_pki_types::pem::PemObject as _;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let mut roots = rustls::RootCertStore::empty();
