@@ -31,6 +31,21 @@ struct State {
     files: ServerFiles,
     /// `(pid, start time)` of etcd, the API server and the watchdog.
     processes: Vec<(u32, u64)>,
+    /// The binaries it runs (path and modification time): a rebuilt server replaces the old one.
+    #[serde(default)]
+    binaries: String,
+}
+
+fn binaries_stamp() -> Result<String, KubeError> {
+    let (apiserver, etcd) = binaries()?;
+    let stamp = |p: &Path| {
+        let modified = std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let secs = modified
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        format!("{}@{}", p.display(), secs.unwrap_or(0))
+    };
+    Ok(format!("{} {}", stamp(&apiserver), stamp(&etcd)))
 }
 
 fn base() -> PathBuf {
@@ -98,7 +113,7 @@ pub(super) async fn acquire() -> Result<ServerFiles, KubeError> {
     {
         return Ok(files.clone());
     }
-    binaries()?;
+    let stamp = binaries_stamp()?;
     let base = base();
     std::fs::create_dir_all(&base).map_err(io_err(&base))?;
     let lock = lock_blocking(
@@ -124,7 +139,7 @@ pub(super) async fn acquire() -> Result<ServerFiles, KubeError> {
                 let _ = std::fs::remove_dir_all(&state.files.dir);
             }
             let _ = std::fs::remove_file(&state_path);
-            let state = start(&base).await?;
+            let state = start(&base, stamp).await?;
             let text = serde_json::to_string(&state).map_err(|e| KubeError::State(e.to_string()))?;
             std::fs::write(&state_path, text).map_err(io_err(&state_path))?;
             state.files
@@ -157,7 +172,7 @@ while sleep 1; do
 done
 "#;
 
-async fn start(base: &Path) -> Result<State, KubeError> {
+async fn start(base: &Path, binaries: String) -> Result<State, KubeError> {
     let dir = base.join(format!(
         "server-{}-{:08x}",
         std::process::id(),
@@ -212,5 +227,9 @@ async fn start(base: &Path) -> Result<State, KubeError> {
         idle_secs(),
         dir.display()
     );
-    Ok(State { files, processes })
+    Ok(State {
+        files,
+        processes,
+        binaries,
+    })
 }
