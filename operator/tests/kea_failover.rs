@@ -353,3 +353,44 @@ async fn auto_resolves_the_operation_target_per_server() {
     assert_eq!(target_of(bodies(&primary).await), Some(json!("database")));
     assert_eq!(target_of(bodies(&secondary).await), Some(json!("memory")));
 }
+
+#[tokio::test]
+async fn config_write_requests_are_debounced_per_server() {
+    let primary = healthy_kea().await;
+    Mock::given(Command("config-write"))
+        .respond_with(ok(json!({"filename": "/etc/kea/kea-dhcp4.conf", "size": 1})))
+        .mount(&primary)
+        .await;
+    let secondary = healthy_kea().await;
+    let mut config = fast(&primary.uri(), &secondary.uri());
+    assert!(
+        KeaServers::new(&config, Arc::new(Metrics::new()))
+            .unwrap()
+            .spawn_config_writer(Default::default())
+            .is_none()
+    );
+
+    config.config_write = true;
+    config.config_write_debounce = Duration::from_millis(100);
+    let servers = KeaServers::new(&config, Arc::new(Metrics::new())).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = servers
+        .spawn_config_writer(cancel.clone())
+        .expect("KEA_CONFIG_WRITE=true");
+    for _ in 0..10 {
+        servers.request_config_write(ServerId::Primary);
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let count =
+        |bodies: Vec<serde_json::Value>| bodies.iter().filter(|b| b["command"] == "config-write").count();
+    assert_eq!(count(bodies(&primary).await), 1, "ten requests, one write");
+    assert_eq!(count(bodies(&secondary).await), 0, "only the server that changed");
+    servers.request_config_write(ServerId::Primary);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(count(bodies(&primary).await), 2);
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .unwrap()
+        .unwrap();
+}

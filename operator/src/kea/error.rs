@@ -314,7 +314,14 @@ impl KeaError {
 }
 
 fn classify_failure(command: String, text: String) -> KeaError {
-    if text.contains("Host database not available") || text.contains("database is not available") {
+    // Measured on Kea 3.0.4 with PostgreSQL: the first query after the database went away answers
+    // "fatal database error or connectivity lost"; later writes "Host database not available, cannot
+    // add host." or "host database not available, cannot update host" (note the case).
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("host database not available")
+        || lower.contains("fatal database error")
+        || lower.contains("connectivity lost")
+    {
         return KeaError::DatabaseUnavailable { command, text };
     }
     if text.contains("unable to forward command") || text.contains("likely to be offline") {
@@ -373,6 +380,18 @@ mod tests {
     #[test]
     fn measured_texts_are_classified() {
         let cases = [
+            (
+                1,
+                "host database not available, cannot update host",
+                "database_unavailable",
+                RequeueClass::Network,
+            ),
+            (
+                1,
+                "fatal database error or connectivity lost",
+                "database_unavailable",
+                RequeueClass::Network,
+            ),
             (
                 1,
                 "Host database not available, cannot add host.",

@@ -367,7 +367,10 @@ mod tests {
         let servers = pair();
         let mut rx = servers.subscribe();
         let [primary, secondary] = [&servers.inner.slots[0], &servers.inner.slots[1]];
-        assert!(!servers.is_any_usable(), "nothing is known before the first check");
+        assert!(
+            !servers.is_any_usable(),
+            "nothing is known before the first check"
+        );
         servers.observe(primary, Ok((all_commands(), status(1, 10, 10))));
         servers.observe(secondary, Ok((all_commands(), status(2, 10, 10))));
         servers.update_active();

@@ -32,6 +32,7 @@
 mod auth;
 mod breaker;
 mod client;
+mod config_write;
 mod error;
 mod health;
 mod retry;

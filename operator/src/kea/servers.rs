@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 
 use super::breaker::{Breaker, Permit};
 use super::client::KeaClient;
+use super::config_write::ConfigWriteRequest;
 use super::health::{HealthState, ServerEvent, SlotState};
 use super::retry::Backoff;
 use super::target::TargetSetting;
@@ -92,6 +93,8 @@ pub(super) struct Inner {
     pub(super) active: Mutex<ServerId>,
     pub(super) events: broadcast::Sender<ServerEvent>,
     pub(super) metrics: Arc<Metrics>,
+    /// `KEA_CONFIG_WRITE` and its debounce.
+    pub(super) config_write: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -100,6 +103,7 @@ pub(super) struct Slot {
     pub(super) client: KeaClient,
     pub(super) breaker: Breaker,
     pub(super) state: Mutex<SlotState>,
+    pub(super) config_write: ConfigWriteRequest,
 }
 
 impl Slot {
@@ -139,6 +143,7 @@ impl KeaServers {
                 ),
                 breaker: Breaker::new(config.breaker),
                 state: Mutex::new(SlotState::default()),
+                config_write: ConfigWriteRequest::default(),
             })
             .collect();
         for slot in &slots {
@@ -156,6 +161,7 @@ impl KeaServers {
                 active: Mutex::new(ServerId::Primary),
                 events,
                 metrics,
+                config_write: config.config_write.then_some(config.config_write_debounce),
             }),
         }
     }
