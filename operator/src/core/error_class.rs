@@ -242,7 +242,8 @@ pub fn jitter(delay: Duration, unit: f64) -> Duration {
     } else {
         0.5
     };
-    delay.mul_f64(0.9 + 0.2 * unit)
+    // `try_from` instead of `mul_f64`: a huge configured delay must not overflow into a panic.
+    Duration::try_from_secs_f64(delay.as_secs_f64() * (0.9 + 0.2 * unit)).unwrap_or(delay)
 }
 
 #[cfg(test)]
@@ -373,6 +374,7 @@ mod tests {
         assert_eq!(jitter(S(100), 0.0), S(90));
         assert_eq!(jitter(S(100), 0.5), S(100));
         assert_eq!(jitter(S(100), f64::NAN), S(100));
+        assert_eq!(jitter(Duration::MAX, 1.0), Duration::MAX, "no overflow panic");
     }
 
     proptest! {
