@@ -486,7 +486,11 @@ fn arb_nc(name: &'static str, created: &'static str) -> impl Strategy<Value = Sw
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    // `PROPTEST_CASES` raises the case count for a long run.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000),
+        ..ProptestConfig::default()
+    })]
 
     /// The sweep never touches hosts without this instance's marker, only deletes marked hosts no NC
     /// wants at their key, and its adds never collide (applied to a Kea-like store, all succeed).
