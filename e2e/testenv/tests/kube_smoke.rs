@@ -214,6 +214,48 @@ async fn private_server_is_separate_and_names_extra_addresses() {
     );
 }
 
+#[tokio::test]
+async fn the_under_test_kubeconfig_is_a_separate_identity_in_the_audit_log() {
+    let private = testenv::need!(KubeEnv::start_private().await);
+    private.apply_crds(&[Widget::crd()]).await.unwrap();
+    let ns = private.namespace("under-test");
+    let kubeconfig = kube::config::Kubeconfig::read_from(private.under_test_kubeconfig_path()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let under_test = kube::Client::try_from(config).unwrap();
+    Api::<Widget>::namespaced(under_test, &ns)
+        .create(
+            &PostParams::default(),
+            &Widget::new("by-subject", WidgetSpec { size: 2 }),
+        )
+        .await
+        .unwrap();
+    Api::<Widget>::namespaced(private.client().await.unwrap(), &ns)
+        .get("by-subject")
+        .await
+        .unwrap();
+    let users: Vec<(String, String)> = private
+        .audit_events_in(&ns)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.resource == "widgets")
+        .map(|e| (e.verb, e.user))
+        .collect();
+    assert!(
+        users.contains(&("create".into(), testenv::kube::UNDER_TEST_USER.into())),
+        "{users:?}"
+    );
+    assert!(
+        users.contains(&("get".into(), "testenv-admin".into())),
+        "{users:?}"
+    );
+    assert!(
+        !users.contains(&("create".into(), "testenv-admin".into())),
+        "{users:?}"
+    );
+}
+
 #[test]
 fn namespaces_are_unique_and_valid_labels() {
     // Pure: needs no server files to exist.

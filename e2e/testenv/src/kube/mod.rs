@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub use audit::AuditEvent;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use server::ServerFiles;
+pub use server::UNDER_TEST_USER;
 
 use crate::env::MissingEnvironment;
 
@@ -189,6 +190,14 @@ impl KubeEnv {
     /// A kubeconfig file (client certificate with `O=system:masters`) for the server.
     pub fn kubeconfig_path(&self) -> &Path {
         &self.files.kubeconfig
+    }
+
+    /// A kubeconfig for the program under test (an operator run as a separate process): user
+    /// [`UNDER_TEST_USER`], so [`Self::audit_events`] tells its requests from the test's own
+    /// (`testenv-admin`). Both identities are cluster admins: this server evaluates no RBAC, so an
+    /// RBAC check compares the audited requests with the rules instead.
+    pub fn under_test_kubeconfig_path(&self) -> PathBuf {
+        self.files.dir.join(server::UNDER_TEST_KUBECONFIG)
     }
 
     /// The CA that signed the serving and client certificates (PEM).

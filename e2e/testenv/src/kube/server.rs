@@ -31,8 +31,25 @@ pub(crate) struct ServerFiles {
     pub api_port: u16,
 }
 
-/// The client identity every kubeconfig uses (a cluster admin through its group).
+/// The client identity of the test's own kubeconfig (a cluster admin through its group).
 pub(crate) const CLIENT_USER: &str = "testenv-admin";
+
+/// The identity of the under-test kubeconfig (see [`super::KubeEnv::under_test_kubeconfig_path`]).
+pub const UNDER_TEST_USER: &str = "testenv-under-test";
+
+/// File name of the under-test kubeconfig in the server directory.
+pub(crate) const UNDER_TEST_KUBECONFIG: &str = "kubeconfig-under-test";
+
+/// A kubeconfig for `url` with a client certificate for `user`.
+fn kubeconfig_text(url: &str, ca_pem: &str, user: &str, cert: &crate::certs::CertPem) -> String {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: testenv\n  cluster:\n    server: {url}\n    certificate-authority-data: {}\ncontexts:\n- name: testenv\n  context:\n    cluster: testenv\n    user: {user}\ncurrent-context: testenv\nusers:\n- name: {user}\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
+        b64(ca_pem),
+        b64(&cert.cert),
+        b64(&cert.key)
+    )
+}
 
 /// Writes certificates, the audit policy and the kubeconfigs into `dir`.
 pub(crate) fn prepare(
@@ -58,16 +75,17 @@ pub(crate) fn prepare(
         "dummy.kubeconfig",
         "apiVersion: v1\nkind: Config\nclusters:\n- name: none\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\ncontexts:\n- name: none\n  context:\n    cluster: none\n    user: none\ncurrent-context: none\nusers:\n- name: none\n  user: {}\n",
     )?;
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let url = format!("https://127.0.0.1:{}", ports[2].port());
     let kubeconfig = write(
         "kubeconfig",
-        &format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: testenv\n  cluster:\n    server: {url}\n    certificate-authority-data: {}\ncontexts:\n- name: testenv\n  context:\n    cluster: testenv\n    user: {CLIENT_USER}\ncurrent-context: testenv\nusers:\n- name: {CLIENT_USER}\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
-            b64(ca.cert_pem()),
-            b64(&client.cert),
-            b64(&client.key)
-        ),
+        &kubeconfig_text(&url, ca.cert_pem(), CLIENT_USER, &client),
+    )?;
+    // A second identity for the program under test (an operator), so the audit log tells its
+    // requests from the test's own. Same group: this server has no RBAC to evaluate.
+    let under_test = ca.client_cert(UNDER_TEST_USER, Some("system:masters"))?;
+    write(
+        UNDER_TEST_KUBECONFIG,
+        &kubeconfig_text(&url, ca.cert_pem(), UNDER_TEST_USER, &under_test),
     )?;
     Ok(ServerFiles {
         dir: dir.to_path_buf(),
