@@ -68,6 +68,72 @@ fn system_time_text(t: SystemTime) -> String {
     ts.strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// Scopes this server serves: in hot-standby the primary's scope, served by the primary while
+/// the pair is healthy and by whichever server is left otherwise; in load-balancing each
+/// server's own scope, and both when the partner is gone.
+fn local_scopes(
+    ha: &crate::config::HaConfig,
+    reachable: bool,
+    this: &str,
+    partner: &str,
+    primary: &str,
+    is_primary: bool,
+) -> Vec<String> {
+    if ha.mode == "load-balancing" {
+        let mut v = vec![this.to_string()];
+        if !reachable {
+            v.push(partner.to_string());
+            v.sort();
+        }
+        return v;
+    }
+    if reachable && !is_primary {
+        vec![]
+    } else {
+        vec![primary.to_string()]
+    }
+}
+
+/// The state and scopes of this server (`ha-heartbeat`, `status-get`).
+pub fn heartbeat(node: &Node) -> Option<Element> {
+    let ha = node.ha.as_ref()?;
+    let this = ha.this_peer()?;
+    let partner = ha.partner()?;
+    let reachable = partner_reachable(node).is_some();
+    let primary_name = ha
+        .peers
+        .iter()
+        .find(|p| p.role == "primary")
+        .map_or_else(|| this.name.clone(), |p| p.name.clone());
+    let scopes = local_scopes(
+        ha,
+        reachable,
+        &this.name,
+        &partner.name,
+        &primary_name,
+        this.role == "primary",
+    );
+    let state = if !reachable {
+        "partner-down"
+    } else if ha.mode == "load-balancing" {
+        "load-balancing"
+    } else {
+        "hot-standby"
+    };
+    Some(Element::map_of([
+        (
+            "date-time",
+            Element::str(httpdate::fmt_http_date(SystemTime::now())),
+        ),
+        (
+            "scopes",
+            Element::list(scopes.into_iter().map(Element::str).collect()),
+        ),
+        ("state", Element::str(state)),
+        ("unsent-update-count", Element::int(0)),
+    ]))
+}
+
 /// The `high-availability` list of `status-get`, for a server with the HA hook.
 pub fn status_section(node: &Node) -> Option<Element> {
     let ha = node.ha.as_ref()?;
@@ -86,21 +152,19 @@ pub fn status_section(node: &Node) -> Option<Element> {
     } else {
         "partner-down"
     };
-    let scopes = if reachable {
-        if is_primary || ha.mode == "load-balancing" {
-            vec![this.name.clone()]
-        } else {
-            vec![]
-        }
-    } else {
-        vec![partner_peer.name.clone()]
-            .into_iter()
-            .chain(is_primary.then(|| this.name.clone()))
-            .collect::<Vec<_>>()
-    };
-    let mut scopes = scopes;
-    scopes.sort();
-    scopes.dedup();
+    let primary_name = ha
+        .peers
+        .iter()
+        .find(|p| p.role == "primary")
+        .map_or_else(|| this.name.clone(), |p| p.name.clone());
+    let scopes = local_scopes(
+        ha,
+        reachable,
+        &this.name,
+        &partner_peer.name,
+        &primary_name,
+        is_primary,
+    );
     let mut local = Element::map();
     local.set("role", Element::str(this.role.clone()));
     local.set(
@@ -137,7 +201,8 @@ pub fn status_section(node: &Node) -> Option<Element> {
     remote.set("communication-interrupted", Element::bool(!reachable));
     remote.set("connecting-clients", Element::int(0));
     remote.set("in-touch", Element::bool(true));
-    let remote_scopes = if reachable && partner_peer.role == "primary" {
+    // The partner's scopes as last reported: those it serves in a healthy pair.
+    let remote_scopes = if partner_peer.role == "primary" || ha.mode == "load-balancing" {
         vec![Element::str(partner_peer.name.clone())]
     } else {
         vec![]
@@ -158,7 +223,10 @@ pub fn status_section(node: &Node) -> Option<Element> {
         },
     );
     remote.set("unacked-clients", Element::int(0));
-    remote.set("unacked-clients-left", Element::int(0));
+    remote.set(
+        "unacked-clients-left",
+        Element::int(if reachable { 0 } else { 1 }),
+    );
 
     let servers = Element::map_of([("local", local), ("remote", remote)]);
     Some(Element::list(vec![Element::map_of([

@@ -52,14 +52,17 @@ fn main() -> ExitCode {
                 print!("{e}");
                 return ExitCode::SUCCESS;
             }
-            let first = e
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ")
-                .to_string();
-            eprintln!("kea-sim: {first} (see kea-sim --help)");
+            // clap's message, without the usage block, on one line.
+            let text = e.to_string();
+            let message = text.split("\n\nUsage:").next().unwrap_or("invalid arguments");
+            let mut one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+            if e.kind() == ErrorKind::MissingRequiredArgument {
+                one_line = "the required argument --config <FILE> was not provided".into();
+            }
+            eprintln!(
+                "kea-sim: {} (see kea-sim --help)",
+                one_line.trim_start_matches("error: ")
+            );
             return ExitCode::from(2);
         }
     };

@@ -213,13 +213,20 @@ impl SimServer {
         match (&self.agent, agent) {
             (Some(a), true) => a.set_liveness(l),
             _ => {
-                if !down && !self.node.is_up() {
+                // A stopped daemon that starts again is a new process (memory state lost); in
+                // dhcp4 mode `down` only closes the listener, so state is kept.
+                let fresh_start = self.node.has_exited() || (self.agent.is_some() && !self.node.is_up());
+                if !down && fresh_start {
                     // Coming back after an exit is a start: state as after a restart.
                     if let Err(e) = self.node.restart() {
                         tracing::error!(server = %self.name, error = %e, "cannot start again");
                     }
                 } else {
                     self.node.set_liveness(l);
+                    if !down {
+                        // Back in touch with the HA partner: catch up with its leases.
+                        crate::ha::sync_from_partner(&self.node);
+                    }
                 }
             }
         }
@@ -317,22 +324,27 @@ pub async fn start(spec: SimSpec) -> Result<Running, StartError> {
             (None, true) => Some(HaConfig::default_pair(if i == 0 { "server1" } else { "server2" })),
             (None, false) => None,
         };
-        let tls = match (&s.tls, spec.mode, &s.agent) {
-            (Some(t), _, _) => Some(t.clone()),
-            (None, Mode::Ca, Some(a)) => a.socket.tls.as_ref().map(TlsMaterial::from_files).transpose()?,
-            (None, _, _) => s
-                .config
-                .control
-                .tls
-                .as_ref()
-                .map(TlsMaterial::from_files)
-                .transpose()?,
+        // Behind a Control Agent the listener is the agent's: its own section of the file, or
+        // one made from the daemon's HTTP socket settings.
+        let agent_cfg = match spec.mode {
+            Mode::Dhcp4 => None,
+            Mode::Ca => Some(
+                s.agent
+                    .clone()
+                    .or_else(|| s.config.agent.clone())
+                    .unwrap_or_else(|| crate::agent::synthesize_config(&s.config)),
+            ),
+        };
+        let socket = match &agent_cfg {
+            Some(a) => a.socket.clone(),
+            None => s.config.control.clone(),
+        };
+        let tls = match &s.tls {
+            Some(t) => Some(t.clone()),
+            None => socket.tls.as_ref().map(TlsMaterial::from_files).transpose()?,
         };
         let acceptor = tls.as_ref().map(TlsMaterial::acceptor).transpose()?;
-        let bind_addr = match (spec.mode, &s.agent) {
-            (Mode::Ca, Some(a)) => a.socket.addr,
-            _ => s.config.control.addr,
-        };
+        let bind_addr = socket.addr;
         let tcp = listener::bind(bind_addr).map_err(|source| StartError::Bind {
             addr: bind_addr,
             source,
@@ -342,21 +354,21 @@ pub async fn start(spec: SimSpec) -> Result<Running, StartError> {
             source,
         })?;
         let mut config = s.config;
-        let mut agent_cfg = s.agent;
-        match spec.mode {
-            Mode::Dhcp4 => config = config.with_listen(bound),
-            Mode::Ca => {
-                let mut a = agent_cfg
-                    .take()
-                    .unwrap_or_else(|| crate::agent::synthesize_config(&config));
+        let mut agent_cfg = agent_cfg;
+        let listen_override = match agent_cfg.as_mut() {
+            None => {
+                config = config.with_listen(bound);
+                Some(bound)
+            }
+            Some(a) => {
                 a.socket.addr = bound;
                 a.raw
                     .set("http-host", crate::element::Element::str(bound.ip().to_string()));
                 a.raw
                     .set("http-port", crate::element::Element::int(i64::from(bound.port())));
-                agent_cfg = Some(a);
+                None
             }
-        }
+        };
         let aliases: Vec<String> = ha
             .as_ref()
             .map(|h| vec![h.this_server_name.clone()])
@@ -369,6 +381,7 @@ pub async fn start(spec: SimSpec) -> Result<Running, StartError> {
             link: link.clone(),
             ha,
             pid: spec.pid_base + (i as u32) * 17,
+            listen_override,
             log_capacity: spec.log_capacity,
         });
         let (endpoint, liveness, agent): (Endpoint, watch::Receiver<Liveness>, Option<Arc<Agent>>) =

@@ -218,7 +218,13 @@ pub fn dispatch(node: &Node, name: &str, args: Option<&Element>) -> Element {
                     supported(node).into_iter().map(Element::str).collect(),
                 )),
             )),
-            "version-get" => server::version_get(server::EXTENDED_VERSION),
+            "version-get" => {
+                if cfg.hooks.pgsql {
+                    server::version_get(&format!("{}{}", server::EXTENDED_VERSION, server::PGSQL_BACKENDS))
+                } else {
+                    server::version_get(server::EXTENDED_VERSION)
+                }
+            }
             "build-report" => server::build_report(),
             "status-get" => server::status_get(node),
             "config-get" => server::config_get(node),
@@ -269,7 +275,10 @@ pub fn dispatch(node: &Node, name: &str, args: Option<&Element>) -> Element {
             other => not_simulated(other),
         }
     } else if HA_CMDS.contains(&name) && node.ha.is_some() {
-        not_simulated(name)
+        match (name, crate::ha::heartbeat(node)) {
+            ("ha-heartbeat", Some(hb)) => Ok(answer(code::SUCCESS, "HA peer status returned.", Some(hb))),
+            _ => not_simulated(name),
+        }
     } else {
         return unsupported(name);
     };

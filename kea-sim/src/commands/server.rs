@@ -14,6 +14,8 @@ use crate::server::{ConfigFile, Node};
 pub const VERSION: &str = "3.0.4";
 /// `version-get` extended text of kea-dhcp4 (as the Debian package prints it).
 pub const EXTENDED_VERSION: &str = "3.0.4 (3.0.4 (tarball))\npremium: no\nlinked with:\n- log4cplus 2.1.2\n- OpenSSL 3.6.5 29 Sep 2026\nlease backends:\n- Memfile backend 3.0";
+/// Extra `version-get` lines when the PostgreSQL hook is loaded.
+pub const PGSQL_BACKENDS: &str = "\n- PostgreSQL backend 29.0, library 180006\nhost backends:\n- PostgreSQL backend 29.0, library 180006\nforensic backends:\n- PostgreSQL backend 29.0, library 180006";
 /// `version-get` extended text of the Control Agent.
 pub const CA_EXTENDED_VERSION: &str =
     "3.0.4 (3.0.4 (tarball))\npremium: no\nlinked with:\n- log4cplus 2.1.2\n- OpenSSL 3.6.5 29 Sep 2026";

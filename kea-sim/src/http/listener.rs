@@ -231,6 +231,7 @@ async fn handle(
         content_type: header(hyper::header::CONTENT_TYPE),
         authorization: header(hyper::header::AUTHORIZATION),
         body,
+        has_content_length: parts.headers.contains_key(hyper::header::CONTENT_LENGTH),
         remote: peer.ip(),
     };
     match process(&endpoint, input).await {
@@ -251,6 +252,12 @@ async fn handle(
         HttpOutput::ResetNow => {
             ctl.reset_now();
             to_response(500, Bytes::new(), None, &[])
+        }
+        HttpOutput::ResetThenDown { restart, downtime } => {
+            ctl.reset_now();
+            super::take_down(&endpoint, restart, downtime);
+            // The listener drops this connection once it has closed the listening socket.
+            std::future::pending().await
         }
     }
 }

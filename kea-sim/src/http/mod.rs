@@ -87,6 +87,9 @@ pub struct HttpInput {
     pub authorization: Option<String>,
     /// Body bytes.
     pub body: Bytes,
+    /// Whether the request carried `Content-Length` (Kea requires it: a chunked or
+    /// length-less POST is a 400).
+    pub has_content_length: bool,
     /// Client address.
     pub remote: IpAddr,
 }
@@ -111,6 +114,15 @@ pub enum HttpOutput {
     Hang,
     /// Reset the connection without an answer.
     ResetNow,
+    /// Reset the connection, then take the listener down (the daemon died or refuses
+    /// connections): the reset goes out after the listening socket is closed, so a client that
+    /// reconnects at once is refused.
+    ResetThenDown {
+        /// Restart (memory state lost) rather than just stop.
+        restart: bool,
+        /// Come back after this long (`None`: stay down).
+        downtime: Option<Duration>,
+    },
 }
 
 fn answer_out(status: u16, body: String, headers: Vec<(String, String)>) -> HttpOutput {
@@ -174,6 +186,21 @@ fn apply_side_effect(node: &Arc<Node>, action: &FaultAction) {
             }
         }
         _ => {}
+    }
+}
+
+/// Take the listener of an endpoint down for a while (`restart`: the daemon restarts when it
+/// comes back).
+pub fn take_down(endpoint: &Endpoint, restart: bool, downtime: Option<Duration>) {
+    match endpoint {
+        Endpoint::Dhcp4(_) => daemon_outage(endpoint, restart, downtime),
+        Endpoint::Agent(a) => {
+            a.set_liveness(Liveness::Down);
+            if let Some(d) = downtime {
+                let a = a.clone();
+                schedule(d, move || a.set_liveness(Liveness::Up));
+            }
+        }
     }
 }
 
@@ -332,39 +359,25 @@ pub async fn process(endpoint: &Endpoint, input: HttpInput) -> HttpOutput {
             let a = crate::commands::answer(result, &text, arguments.as_ref().map(Element::from_json));
             answer_out(200, Element::list(vec![a]).to_kea_string(), headers.clone())
         }
-        Some(FaultAction::Restart { downtime_ms }) => {
-            daemon_outage(endpoint, true, Some(Duration::from_millis(downtime_ms)));
-            match endpoint {
-                Endpoint::Dhcp4(_) => HttpOutput::ResetNow,
-                Endpoint::Agent(_) => {
-                    let a = crate::commands::answer(
-                        1,
-                        "unable to forward command to the dhcp4 service: Connection reset by peer. The server is likely to be offline",
-                        None,
-                    );
-                    answer_out(200, Element::list(vec![a]).to_kea_string(), headers.clone())
-                }
+        Some(FaultAction::Restart { downtime_ms }) => match endpoint {
+            Endpoint::Dhcp4(_) => HttpOutput::ResetThenDown {
+                restart: true,
+                downtime: Some(Duration::from_millis(downtime_ms)),
+            },
+            Endpoint::Agent(_) => {
+                daemon_outage(endpoint, true, Some(Duration::from_millis(downtime_ms)));
+                let a = crate::commands::answer(
+                    1,
+                    "unable to forward command to the dhcp4 service: Connection reset by peer. The server is likely to be offline",
+                    None,
+                );
+                answer_out(200, Element::list(vec![a]).to_kea_string(), headers.clone())
             }
-        }
-        Some(FaultAction::Refuse { duration_ms }) => {
-            match endpoint {
-                Endpoint::Dhcp4(n) => {
-                    n.set_liveness(Liveness::Down);
-                    if let Some(ms) = duration_ms {
-                        let n = n.clone();
-                        schedule(Duration::from_millis(ms), move || n.set_liveness(Liveness::Up));
-                    }
-                }
-                Endpoint::Agent(a) => {
-                    a.set_liveness(Liveness::Down);
-                    if let Some(ms) = duration_ms {
-                        let a = a.clone();
-                        schedule(Duration::from_millis(ms), move || a.set_liveness(Liveness::Up));
-                    }
-                }
-            }
-            HttpOutput::ResetNow
-        }
+        },
+        Some(FaultAction::Refuse { duration_ms }) => HttpOutput::ResetThenDown {
+            restart: false,
+            downtime: duration_ms.map(Duration::from_millis),
+        },
         Some(FaultAction::Latency { .. } | FaultAction::Partition { .. } | FaultAction::DbOutage { .. })
         | None => {
             kea_pipeline(
@@ -431,6 +444,7 @@ async fn kea_pipeline(
 ) -> HttpOutput {
     let node = endpoint.node();
     if input.method != hyper::Method::POST
+        || !input.has_content_length
         || !content_type_ok(input.content_type.as_deref())
         || parsed.is_err()
     {

@@ -112,9 +112,13 @@ pub struct Node {
     config_file: Mutex<ConfigFile>,
     initial: Arc<ServerConfig>,
     listen: SocketAddr,
+    /// Re-applied to the configuration when it is read again (`--listen`, or the bound
+    /// ephemeral port); `None` behind a Control Agent, whose daemon has no HTTP socket.
+    listen_override: Option<SocketAddr>,
     registry: Arc<HostDbRegistry>,
     liveness: watch::Sender<Liveness>,
     exit_pending: AtomicBool,
+    exited: AtomicBool,
     next_pid: AtomicU32,
     /// The HA partner, if any.
     pub partner: RwLock<Weak<Node>>,
@@ -155,6 +159,8 @@ pub struct NodeSpec {
     pub ha: Option<HaConfig>,
     /// First simulated pid.
     pub pid: u32,
+    /// Socket address re-applied when the configuration is read again (`None`: as in the file).
+    pub listen_override: Option<SocketAddr>,
     /// Capacity of the request log.
     pub log_capacity: usize,
 }
@@ -178,6 +184,7 @@ impl Node {
     /// Create a running node.
     pub fn new(spec: NodeSpec) -> Arc<Node> {
         let listen = spec.config.control.addr;
+        let listen_override = spec.listen_override;
         let config = Arc::new(spec.config);
         let dbs: Vec<Arc<HostDb>> = config
             .hosts_databases
@@ -194,9 +201,11 @@ impl Node {
             config_file: Mutex::new(spec.config_file),
             initial: config,
             listen,
+            listen_override,
             registry: spec.registry,
             liveness,
             exit_pending: AtomicBool::new(false),
+            exited: AtomicBool::new(false),
             next_pid: AtomicU32::new(spec.pid + 1),
             partner: RwLock::new(Weak::new()),
             link: spec.link,
@@ -204,6 +213,26 @@ impl Node {
             log: RequestLog::new(spec.log_capacity),
             faults: Mutex::new(FaultEngine::default()),
             mocks: crate::sim::expect::MockSet::default(),
+        })
+    }
+
+    /// A node without listener or partner, for tests and benchmarks that call
+    /// [`crate::commands::process`] directly.
+    pub fn standalone(config: ServerConfig) -> Arc<Node> {
+        let text = config.raw.to_pretty_string();
+        Node::new(NodeSpec {
+            name: "primary".into(),
+            config,
+            config_file: ConfigFile::Memory {
+                name: "/etc/kea/kea-dhcp4.conf".into(),
+                text,
+            },
+            registry: Arc::new(HostDbRegistry::new()),
+            link: None,
+            ha: None,
+            pid: 4242,
+            listen_override: None,
+            log_capacity: 1000,
         })
     }
 
@@ -267,6 +296,17 @@ impl Node {
         self.exit_pending.swap(false, Ordering::SeqCst)
     }
 
+    /// The process exits (as opposed to being unreachable): coming back is a fresh start.
+    pub fn exit(&self) {
+        self.exited.store(true, Ordering::SeqCst);
+        self.set_liveness(Liveness::Down);
+    }
+
+    /// True when the last stop was an exit.
+    pub fn has_exited(&self) -> bool {
+        self.exited.load(Ordering::SeqCst)
+    }
+
     /// Where `config-write` writes.
     pub fn config_file(&self) -> ConfigFile {
         self.config_file.lock().clone()
@@ -298,7 +338,10 @@ impl Node {
             ConfigFile::Disk(p) => config::load_file(&p)?,
             ConfigFile::Memory { text, .. } => config::parse_text(&text, None)?,
         };
-        Ok(cfg.with_listen(self.listen))
+        Ok(match self.listen_override {
+            Some(addr) => cfg.with_listen(addr),
+            None => cfg,
+        })
     }
 
     /// Restart the process: leases and memory-only hosts are lost, the configuration file is
@@ -328,6 +371,7 @@ impl Node {
         *self.db_conn.lock() = vec![DbConn::Connected; dbs.len()];
         *self.dbs.write() = dbs;
         self.exit_pending.store(false, Ordering::SeqCst);
+        self.exited.store(false, Ordering::SeqCst);
         crate::ha::sync_from_partner(self);
         self.set_liveness(Liveness::Up);
         Ok(())
@@ -362,6 +406,7 @@ impl Node {
         self.faults.lock().clear();
         self.mocks.clear();
         self.exit_pending.store(false, Ordering::SeqCst);
+        self.exited.store(false, Ordering::SeqCst);
         self.set_liveness(Liveness::Up);
     }
 

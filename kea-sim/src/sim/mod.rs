@@ -646,7 +646,18 @@ impl KeaSimBuilder {
         let listen = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-        config = config.with_listen(listen);
+        let mut agent = None;
+        match self.mode {
+            Mode::Dhcp4 => config = config.with_listen(listen),
+            Mode::Ca => {
+                let mut a = config
+                    .agent
+                    .clone()
+                    .unwrap_or_else(|| crate::agent::synthesize_config(&config));
+                a.socket.addr = listen;
+                agent = Some(a);
+            }
+        }
         let text = Element::from_json(&cfg_json).to_pretty_string();
         let config_file = match &self.config_path {
             Some(p) => {
@@ -668,7 +679,7 @@ impl KeaSimBuilder {
             config,
             config_file,
             tls: self.tls.clone(),
-            agent: None,
+            agent,
         };
         Ok((spec, self.db_reservations.clone(), self.leases.clone()))
     }
