@@ -54,3 +54,8 @@ pub use sim::{
     ResponseTemplate, Times, argument, arguments_contain, command, service,
 };
 pub use store::DbOutage;
+
+/// The README's Rust example is compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
