@@ -146,7 +146,19 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
+    serve_on(listener, health, metrics, shutdown).await
+}
+
+/// As [`serve`], on a listener bound by the caller (so a bind error stops the process at start).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    health: Arc<Health>,
+    metrics: MetricsRenderer,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
+    }
     axum::serve(listener, router(health, metrics))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

@@ -1,14 +1,16 @@
 //! kea-operator: keeps ISC Kea DHCPv4 host reservations equal to what `NetworkConfiguration`
 //! resources declare. See `docs/architecture.md`.
 //!
-//! Layout: `core` is pure (no IO); `kea` talks to Kea; `crd` holds the Kubernetes types; the controller,
-//! HTTP endpoints and leader election sit at the edges.
+//! Layout: `core` is pure (no IO); `kea` talks to Kea; `crd` holds the Kubernetes types; the
+//! `controller`, the HTTP endpoints (`http`), leader election (`leader`), `metrics`, `config` and the
+//! `check` preflight sit at the edges.
 
-pub mod core;
-pub mod leader;
-pub mod http;
-pub mod crd;
-pub mod config;
-pub mod kea;
-pub mod metrics;
 pub mod check;
+pub mod config;
+pub mod controller;
+pub mod core;
+pub mod crd;
+pub mod http;
+pub mod kea;
+pub mod leader;
+pub mod metrics;

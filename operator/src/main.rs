@@ -4,13 +4,12 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use kea_operator::check::{self, CheckArgs, OutputFormat};
 use kea_operator::config::{Config, ConfigArgs, ConfigError, LogConfig, LogFormat};
-use kea_operator::kea::{KeaError, KeaServers};
-use kea_operator::metrics::Metrics;
+use kea_operator::controller::RunError;
+use kea_operator::kea::KeaError;
 
 /// Keeps ISC Kea DHCPv4 host reservations equal to what NetworkConfiguration resources declare.
 #[derive(Debug, Parser)]
@@ -26,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run the operator (the default).
     Run,
+    /// Print the CustomResourceDefinitions (NetworkConfiguration, NetworkNamespace) as YAML.
+    Crd,
     /// Preflight: validate the configuration, reach and authenticate to each Kea server, report
     /// version, hooks, operation target and subnets. Exit 0 when every server can serve the operator.
     Check(CheckArgs),
@@ -44,6 +45,13 @@ fn main() -> ExitCode {
             None => e.exit(),
         },
     };
+    // `crd` needs no configuration: it must work with nothing set (`kea-operator crd | kubectl apply -f -`).
+    if matches!(cli.command, Some(Command::Crd)) {
+        let _ = std::io::stdout()
+            .lock()
+            .write_all(kea_operator::crd::crd_yaml().as_bytes());
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::from_args(cli.config) {
         Ok(config) => config,
         Err(e) => return refuse(&e),
@@ -63,6 +71,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => runtime.block_on(run(config)),
         Command::Check(args) => runtime.block_on(run_check(config, args)),
+        Command::Crd => ExitCode::SUCCESS,
     }
 }
 
@@ -93,23 +102,16 @@ fn kea_setup_error(e: &KeaError) -> Option<ExitCode> {
 }
 
 async fn run(config: Config) -> ExitCode {
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
+    match kea_operator::controller::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(RunError::Config(e)) => refuse(&e),
+        Err(RunError::Kea(e)) => kea_setup_error(&e).unwrap_or(ExitCode::FAILURE),
+        Err(e) => {
+            tracing::error!(category = e.category(), "{e}");
+            eprintln!("kea-operator: {e}");
+            ExitCode::FAILURE
+        }
     }
-    let metrics = Arc::new(Metrics::new());
-    if let Err(e) = KeaServers::new(&config.kea, metrics) {
-        return kea_setup_error(&e).unwrap_or(ExitCode::FAILURE);
-    }
-    if config.leader.elect
-        && let Err(e) = config.leader.namespace()
-    {
-        return refuse(&e);
-    }
-    tracing::error!(
-        "configuration is valid, but this build has no controller wired in yet; \
-         use `kea-operator check` to test the Kea connection"
-    );
-    ExitCode::FAILURE
 }
 
 async fn run_check(config: Config, args: CheckArgs) -> ExitCode {

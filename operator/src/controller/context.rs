@@ -1,0 +1,89 @@
+//! What every reconcile, cleanup and sweep shares.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kube::core::DeserializeGuard;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{ObjectRef, Store};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Config;
+use crate::core::error_class::Backoff;
+use crate::crd::{NetworkConfiguration, NetworkNamespace};
+use crate::http::Health;
+use crate::kea::KeaServers;
+use crate::leader::Leadership;
+use crate::metrics::Metrics;
+
+use super::locks::MacLocks;
+use super::mac_index::MacIndex;
+use super::subnets::SubnetCache;
+
+pub type NcGuard = DeserializeGuard<NetworkConfiguration>;
+pub type NnGuard = DeserializeGuard<NetworkNamespace>;
+
+pub struct Context {
+    pub client: kube::Client,
+    pub kea: KeaServers,
+    pub metrics: Arc<Metrics>,
+    pub config: Arc<Config>,
+    pub recorder: Recorder,
+    /// Every NetworkConfiguration (reflector): MAC claims of other NCs, the sweep's desired set.
+    pub ncs: Store<NcGuard>,
+    /// True once the NC watch delivered its initial list (the store is complete).
+    pub nc_synced: watch::Receiver<bool>,
+    /// Every NetworkNamespace (reflector): prefix resolution.
+    pub nns: Store<NnGuard>,
+    pub subnets: SubnetCache,
+    /// MAC → NCs declaring it (other NCs' claims without scanning the store).
+    pub mac_index: Arc<MacIndex>,
+    pub locks: MacLocks,
+    pub leadership: watch::Receiver<Leadership>,
+    pub health: Arc<Health>,
+    pub backoff: Backoff,
+    /// Consecutive failed reconciles per object uid (per-object backoff; reset on success).
+    pub failures: Mutex<HashMap<String, u32>>,
+    /// Asks the controller to reconcile an object (the sweep's requeues).
+    pub requeue: mpsc::UnboundedSender<ObjectRef<NcGuard>>,
+}
+
+impl Context {
+    pub fn is_leader(&self) -> bool {
+        *self.leadership.borrow() == Leadership::Leader
+    }
+
+    /// The valid NetworkConfigurations in the store (malformed ones are reported by their reconcile).
+    pub fn valid_ncs(&self) -> Vec<NetworkConfiguration> {
+        self.ncs
+            .state()
+            .iter()
+            .filter_map(|guard| guard.0.as_ref().ok().cloned())
+            .collect()
+    }
+
+    pub fn valid_nns(&self) -> Vec<NetworkNamespace> {
+        self.nns
+            .state()
+            .iter()
+            .filter_map(|guard| guard.0.as_ref().ok().cloned())
+            .collect()
+    }
+
+    /// Records a failed reconcile of `uid`; returns the count including this one.
+    pub fn note_failure(&self, uid: &str) -> u32 {
+        let mut failures = self.failures.lock();
+        let count = failures.entry(uid.to_string()).or_insert(0);
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    pub fn note_success(&self, uid: &str) {
+        self.failures.lock().remove(uid);
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.config.controller.instance
+    }
+}

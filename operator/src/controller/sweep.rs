@@ -1,0 +1,318 @@
+//! The sweep (SPEC §2.8): every `RESYNC_INTERVAL_SECONDS`, right after a server restarted or came back,
+//! and when this replica becomes leader, page through each server's reservations in the managed
+//! subnets (one command per page) and compare them with what the NetworkConfigurations want.
+//!
+//! - Hosts with this instance's marker that no NC wants there (owner gone, interface removed, prefix
+//!   or subnet changed) are deleted — after re-reading the owner NC from the API server under the
+//!   MAC's lock, so a stale store or a reconcile running meanwhile can never cost a wanted host.
+//! - Desired hosts that are missing (a wiped server), and hosts that differ from what their NC
+//!   recorded, are handed to that NC's reconcile, which re-reads everything and repairs exactly.
+//! - Hosts without our marker are never touched; when they hold what an NC wants, a Warning Event
+//!   says so.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::reflector::ObjectRef;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::core::annotation::{ANNOTATION, Reservations};
+use crate::core::namespace::resolve_prefix;
+use crate::core::planner::{Action, EventType, NcIdentity, Outcome, PlannedAction};
+use crate::core::sweep::{SweepNc, SweepPlan, managed_subnets, plan_sweep};
+use crate::core::{Host, ServerId};
+use crate::crd::{NetworkConfiguration, NetworkNamespace};
+use crate::kea::{KeaError, ServerEvent};
+
+use super::context::{Context, NcGuard};
+use super::{events, execute};
+
+/// Hosts per `reservation-get-page` (SPEC §9: at most one command per 100 reservations).
+const PAGE_LIMIT: u32 = 1000;
+/// A guard against a server whose cursor never ends.
+const MAX_PAGES: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("Kea: {0}")]
+    Kea(#[from] KeaError),
+    #[error("the server's hosts database is down; its answers are not trusted until it recovers")]
+    Untrusted,
+    #[error("not the leader")]
+    NotLeader,
+}
+
+impl SweepError {
+    pub fn category(&self) -> &'static str {
+        match self {
+            SweepError::Kea(e) => e.category(),
+            SweepError::Untrusted => "database_unavailable",
+            SweepError::NotLeader => "not_leader",
+        }
+    }
+}
+
+/// What one sweep of one server did (logged, and counted in metrics).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    pub hosts: usize,
+    pub pages: usize,
+    pub orphans_removed: usize,
+    pub requeued: usize,
+    pub conflicts: usize,
+}
+
+/// Runs sweeps until `shutdown`: on the interval, on server restart/recovery, on becoming leader.
+pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
+    let mut events = ctx.kea.subscribe();
+    let mut leadership = ctx.leadership.clone();
+    let mut interval = tokio::time::interval(ctx.config.controller.resync_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The desired set comes from the NC store: it must be complete, or live NCs' hosts would look
+    // orphaned.
+    let mut synced = ctx.nc_synced.clone();
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        result = synced.wait_for(|synced| *synced) => if result.is_err() { return },
+    }
+    let mut leadership_open = true;
+    loop {
+        let servers: Vec<ServerId> = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = interval.tick() => ctx.kea.ids(),
+            changed = leadership.changed(), if leadership_open => {
+                if changed.is_err() {
+                    leadership_open = false;
+                    continue;
+                }
+                ctx.kea.ids()
+            }
+            event = events.recv() => match event {
+                Ok(ServerEvent::Restarted(server)) => {
+                    ctx.subnets.invalidate(server);
+                    vec![server]
+                }
+                Ok(ServerEvent::Recovered(server)) => vec![server],
+                Ok(_) => continue,
+                Err(RecvError::Lagged(_)) => ctx.kea.ids(),
+                Err(RecvError::Closed) => return,
+            },
+        };
+        if !ctx.is_leader() {
+            continue;
+        }
+        for server in servers {
+            match sweep_server(&ctx, server).await {
+                Ok(report) => {
+                    ctx.metrics.record_sweep(server, true);
+                    ctx.metrics
+                        .record_orphans_removed(server, report.orphans_removed as u64);
+                    ctx.kea.mark_resynced(server);
+                    tracing::info!(%server, hosts = report.hosts, pages = report.pages,
+                        orphans_removed = report.orphans_removed, requeued = report.requeued,
+                        conflicts = report.conflicts, "sweep done");
+                }
+                Err(error) => {
+                    ctx.metrics.record_sweep(server, false);
+                    tracing::warn!(%server, %error, "sweep failed; retried at the next interval or event");
+                }
+            }
+        }
+    }
+}
+
+/// Sweeps one server.
+pub async fn sweep_server(ctx: &Context, server: ServerId) -> Result<SweepReport, SweepError> {
+    if !ctx.is_leader() {
+        return Err(SweepError::NotLeader);
+    }
+    if ctx.kea.health(server).is_some_and(|h| !h.trusts_not_found()) {
+        return Err(SweepError::Untrusted);
+    }
+    ctx.subnets.invalidate(server);
+    let subnets = ctx.subnets.get(&ctx.kea, server).await?;
+    let nns = ctx.valid_nns();
+    let ncs: Vec<NetworkConfiguration> = ctx.valid_ncs().into_iter().filter(|nc| nc.is_kea()).collect();
+    let sweep_ncs: Vec<SweepNc> = ncs.iter().filter_map(|nc| sweep_nc(nc, &nns)).collect();
+
+    let mut report = SweepReport::default();
+    let mut hosts: Vec<Host> = Vec::new();
+    for subnet in managed_subnets(server, &subnets, &sweep_ncs) {
+        let mut cursor = None;
+        loop {
+            let page = ctx
+                .kea
+                .on(server, move |client, _| async move {
+                    client.reservation_get_page(subnet, PAGE_LIMIT, cursor).await
+                })
+                .await?;
+            report.pages += 1;
+            hosts.extend(page.hosts);
+            match page.next {
+                Some(next) if Some(next) != cursor && report.pages < MAX_PAGES => cursor = Some(next),
+                _ => break,
+            }
+        }
+    }
+    report.hosts = hosts.len();
+    // The pages were read without the hosts database being known down; check again before acting
+    // on what they did not show.
+    if ctx.kea.health(server).is_some_and(|h| !h.trusts_not_found()) {
+        return Err(SweepError::Untrusted);
+    }
+    let plan = plan_sweep(server, ctx.instance(), &sweep_ncs, &subnets, &hosts);
+
+    let by_uid: HashMap<&str, &NetworkConfiguration> = ncs
+        .iter()
+        .filter_map(|nc| nc.metadata.uid.as_deref().map(|uid| (uid, nc)))
+        .collect();
+    report.conflicts = report_conflicts(ctx, server, &plan, &by_uid).await;
+
+    let mut requeue: BTreeSet<String> = plan.requeue().clone();
+    for action in plan.actions() {
+        match &action.action {
+            // Missing hosts are restored by their NC's reconcile (it re-reads leases, claims, hosts).
+            Action::Add { .. } => {
+                requeue.insert(action.uid.clone());
+            }
+            Action::Delete { host } => {
+                if delete_orphan(ctx, server, host, &subnets).await {
+                    report.orphans_removed += 1;
+                }
+            }
+            Action::Replace { .. } | Action::Adopt { .. } => {}
+        }
+    }
+    for uid in &requeue {
+        if let Some(nc) = by_uid.get(uid.as_str()) {
+            let reference =
+                ObjectRef::<NcGuard>::new(&nc.name_any()).within(&nc.namespace().unwrap_or_default());
+            if ctx.requeue.send(reference).is_ok() {
+                report.requeued += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The sweep's view of one NC (None for objects without the metadata the API server always sets).
+fn sweep_nc(nc: &NetworkConfiguration, nns: &[NetworkNamespace]) -> Option<SweepNc> {
+    let identity = NcIdentity::from_nc(nc).ok()?;
+    let prefix = resolve_prefix(
+        &identity.namespace,
+        nc.spec.network_namespace_name.as_deref(),
+        nns.iter(),
+    )
+    .ok()
+    .map(|r| r.prefix);
+    let annotation = Reservations::parse(nc.annotations().get(ANNOTATION).map(String::as_str)).reservations;
+    Some(SweepNc {
+        nc: identity,
+        interfaces: nc.spec.network_interfaces.clone(),
+        prefix,
+        annotation,
+        deleting: nc.metadata.deletion_timestamp.is_some(),
+    })
+}
+
+/// Deletes a host the sweep judged an orphan, after checking again under the MAC's lock with the
+/// owner read fresh from the API server (the store may lag; a reconcile may have run meanwhile).
+async fn delete_orphan(
+    ctx: &Context,
+    server: ServerId,
+    host: &Host,
+    subnets: &[crate::core::Subnet],
+) -> bool {
+    let _locked = ctx.locks.lock([host.hw_address]).await;
+    let Some(marker) = host.instance_marker(ctx.instance()) else {
+        return false;
+    };
+    let owner = match fresh_owner(ctx, &marker.owner, &marker.uid).await {
+        Ok(owner) => owner,
+        Err(error) => {
+            tracing::warn!(%server, %error, "sweep: cannot read the owner of an orphan; kept");
+            return false;
+        }
+    };
+    let nns = ctx.valid_nns();
+    let owners: Vec<SweepNc> = owner.iter().filter_map(|nc| sweep_nc(nc, &nns)).collect();
+    let recheck = plan_sweep(
+        server,
+        ctx.instance(),
+        &owners,
+        subnets,
+        std::slice::from_ref(host),
+    );
+    let still_orphan = recheck
+        .actions()
+        .iter()
+        .any(|a| matches!(&a.action, Action::Delete { host: h } if h == host));
+    if !still_orphan {
+        return false;
+    }
+    let planned = PlannedAction {
+        id: crate::core::planner::ActionId(0),
+        server,
+        action: Action::Delete { host: host.clone() },
+        interface: None,
+    };
+    let outcomes = execute::execute_on(ctx, server, &[&planned]).await;
+    let done = outcomes.iter().all(|(_, o)| *o == Outcome::Done);
+    if done {
+        tracing::info!(%server, mac = %host.hw_address, ip = %host.ip_address, subnet = %host.subnet_id,
+            owner = %marker.owner, "sweep removed an orphaned reservation");
+    }
+    done
+}
+
+/// The owner NC as the API server has it now, if it still exists with the marker's uid.
+async fn fresh_owner(
+    ctx: &Context,
+    owner: &str,
+    uid: &str,
+) -> Result<Option<NetworkConfiguration>, kube::Error> {
+    let Some((namespace, name)) = owner.split_once('/') else {
+        return Ok(None);
+    };
+    let api: Api<NetworkConfiguration> = Api::namespaced(ctx.client.clone(), namespace);
+    let found = api.get_opt(name).await?;
+    Ok(found.filter(|nc| nc.metadata.uid.as_deref() == Some(uid) && nc.is_kea()))
+}
+
+async fn report_conflicts(
+    ctx: &Context,
+    server: ServerId,
+    plan: &SweepPlan,
+    by_uid: &HashMap<&str, &NetworkConfiguration>,
+) -> usize {
+    let mut per_nc: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for conflict in plan.conflicts() {
+        per_nc.entry(conflict.uid.as_str()).or_default().push(format!(
+            "{} {} in subnet {} on {server} is held by a reservation this operator does not own ({} {})",
+            conflict.desired.hw_address,
+            conflict.desired.ip_address,
+            conflict.desired.subnet_id,
+            conflict.holder.hw_address,
+            conflict.holder.ip_address,
+        ));
+    }
+    for (uid, notes) in &per_nc {
+        tracing::warn!(%server, nc_uid = uid, "sweep: {}", notes.join("; "));
+        if let Some(nc) = by_uid.get(uid) {
+            use kube::Resource;
+            events::send(
+                &ctx.recorder,
+                &nc.object_ref(&()),
+                EventType::Warning,
+                "Conflict",
+                "Sweep",
+                notes.join("; "),
+            )
+            .await;
+        }
+    }
+    plan.conflicts().len()
+}
