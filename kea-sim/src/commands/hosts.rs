@@ -144,7 +144,7 @@ fn get_parameters(args: Option<&Element>) -> Result<Params, CmdError> {
 }
 
 /// `HostDataParser4::parseWithSubnet`.
-fn parse_with_subnet(resv: &Element, required: bool) -> Result<Host, CmdError> {
+fn parse_with_subnet(cfg: &ServerConfig, resv: &Element, required: bool) -> Result<Host, CmdError> {
     let entries = resv.map_value()?;
     let mut subnet = SUBNET_ID_UNUSED;
     let mut rest = BTreeMap::new();
@@ -172,6 +172,7 @@ fn parse_with_subnet(resv: &Element, required: bool) -> Result<Host, CmdError> {
         &Element::new(Value::Map(rest)),
         subnet,
         Pos::default(),
+        &cfg.option_defs,
     )?)
 }
 
@@ -243,7 +244,7 @@ pub fn add(node: &Node, args: Option<&Element>) -> CmdResult {
         .get("reservation")?
         .ok_or_else(|| CmdError::error("reservation must be specified"))?;
     let cfg = node.config();
-    let mut host = parse_with_subnet(resv, false)?;
+    let mut host = parse_with_subnet(&cfg, resv, false)?;
     let force_global = check_host4(&cfg, &host)?;
     if force_global {
         host.subnet_id = 0;
@@ -539,8 +540,8 @@ pub fn update(node: &Node, args: Option<&Element>) -> CmdResult {
         )));
     }
     let target = operation_target(args)?.or(Target::Database);
-    let host = parse_with_subnet(resv, true)?;
     let cfg = node.config();
+    let host = parse_with_subnet(&cfg, resv, true)?;
     if target == Target::Database && !node_has_db(node, &cfg) {
         return Err(CmdError::error("host database not available, cannot update host"));
     }

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 
 use crate::element::{Element, Value};
 use crate::model::Pool;
+use crate::model::options::{OptionDef, parse_option_defs};
 use crate::store::HostStore;
 
 fn int(i: i64) -> Element {
@@ -112,7 +113,7 @@ fn derive(parent: &BTreeMap<String, Element>, child: &mut BTreeMap<String, Eleme
 }
 
 /// The common part of `Network::toElement` for subnets and shared networks.
-fn network_common(m: &mut BTreeMap<String, Element>) {
+fn network_common(m: &mut BTreeMap<String, Element>, defs: &[OptionDef]) {
     if m.get("interface").and_then(Element::as_str) == Some("") {
         m.remove("interface");
     }
@@ -120,7 +121,7 @@ fn network_common(m: &mut BTreeMap<String, Element>) {
         set_default(m, "min-valid-lifetime", v.clone());
         set_default(m, "max-valid-lifetime", v);
     }
-    let opts = options(m.get("option-data"));
+    let opts = options(m.get("option-data"), defs);
     m.insert("option-data".into(), opts);
     let relay = match m.get("relay") {
         Some(r) => {
@@ -143,16 +144,20 @@ fn network_common(m: &mut BTreeMap<String, Element>) {
 }
 
 /// Option data as Kea prints it (normalized); left as given when it does not parse.
-fn options(e: Option<&Element>) -> Element {
+fn options(e: Option<&Element>, defs: &[OptionDef]) -> Element {
     match e {
-        Some(list) => {
-            crate::model::options::normalize_option_data(list).map_or_else(|_| list.clone(), Element::list)
-        }
+        Some(list) => crate::model::options::normalize_option_data(list, defs)
+            .map_or_else(|_| list.clone(), Element::list),
         None => Element::list(vec![]),
     }
 }
 
-fn subnet(raw: &Element, parent: &BTreeMap<String, Element>, in_network: bool) -> Element {
+fn subnet(
+    raw: &Element,
+    parent: &BTreeMap<String, Element>,
+    in_network: bool,
+    defs: &[OptionDef],
+) -> Element {
     let mut m = match &raw.value {
         Value::Map(m) => m.clone(),
         _ => BTreeMap::new(),
@@ -164,7 +169,8 @@ fn subnet(raw: &Element, parent: &BTreeMap<String, Element>, in_network: bool) -
         set_default(&mut m, k, s(""));
     }
     derive(parent, &mut m);
-    network_common(&mut m);
+    class_renames(&mut m);
+    network_common(&mut m, defs);
     m.remove("reservations");
     if let Some(Value::List(pools)) = m.get("pools").map(|p| &p.value) {
         let norm: Vec<Element> = pools
@@ -179,7 +185,9 @@ fn subnet(raw: &Element, parent: &BTreeMap<String, Element>, in_network: bool) -
                 {
                     pm.insert("pool".into(), s(&pool.to_text()));
                 }
-                let opts = options(pm.get("option-data"));
+                class_renames(&mut pm);
+                comment_to_context(&mut pm);
+                let opts = options(pm.get("option-data"), defs);
                 pm.insert("option-data".into(), opts);
                 Element::new(Value::Map(pm))
             })
@@ -201,6 +209,7 @@ pub fn build(dhcp4: &Element) -> Element {
         Value::Map(m) => m.clone(),
         _ => BTreeMap::new(),
     };
+    let defs = parse_option_defs(raw.get("option-def"));
     // Scalars (Kea's configured globals) with their defaults.
     let mut g: BTreeMap<String, Element> = raw
         .iter()
@@ -217,12 +226,25 @@ pub fn build(dhcp4: &Element) -> Element {
     } else if let Some(ctx) = raw.get("user-context") {
         g.insert("user-context".into(), ctx.clone());
     }
-    for key in ["loggers", "compatibility", "config-control", "client-classes"] {
+    for key in ["compatibility", "config-control"] {
         if let Some(v) = raw.get(key)
             && v.size().unwrap_or(0) > 0
         {
             g.insert(key.into(), v.clone());
         }
+    }
+    if let Some(Value::List(l)) = raw.get("loggers").map(|v| &v.value)
+        && !l.is_empty()
+    {
+        g.insert("loggers".into(), Element::list(l.iter().map(logger).collect()));
+    }
+    if let Some(Value::List(l)) = raw.get("client-classes").map(|v| &v.value)
+        && !l.is_empty()
+    {
+        g.insert(
+            "client-classes".into(),
+            Element::list(l.iter().map(|c| client_class(c, &defs)).collect()),
+        );
     }
     g.insert(
         "dhcp-ddns".into(),
@@ -240,24 +262,21 @@ pub fn build(dhcp4: &Element) -> Element {
             ],
         ),
     );
-    g.insert(
-        "interfaces-config".into(),
-        merged(
-            raw.get("interfaces-config"),
-            vec![("interfaces", Element::list(vec![])), ("re-detect", b(true))],
-        ),
+    let mut ifaces = merged(
+        raw.get("interfaces-config"),
+        vec![("interfaces", Element::list(vec![])), ("re-detect", b(true))],
     );
-    g.insert(
-        "option-def".into(),
-        raw.get("option-def")
-            .cloned()
-            .unwrap_or_else(|| Element::list(vec![])),
-    );
-    g.insert("option-data".into(), options(raw.get("option-data")));
+    // Kea prints the socket type only when it is not the default (raw).
+    if ifaces.field("dhcp-socket-type").and_then(Element::as_str) == Some("raw") {
+        ifaces.remove("dhcp-socket-type");
+    }
+    g.insert("interfaces-config".into(), ifaces);
+    g.insert("option-def".into(), option_def_list(raw.get("option-def")));
+    g.insert("option-data".into(), options(raw.get("option-data"), &defs));
 
     // Plain subnets, sorted by id.
     let mut plain: Vec<Element> = match raw.get("subnet4").map(|l| &l.value) {
-        Some(Value::List(l)) => l.iter().map(|sn| subnet(sn, &g, false)).collect(),
+        Some(Value::List(l)) => l.iter().map(|sn| subnet(sn, &g, false, &defs)).collect(),
         _ => Vec::new(),
     };
     plain.sort_by_key(subnet_id);
@@ -275,12 +294,13 @@ pub fn build(dhcp4: &Element) -> Element {
                 derive(&g, &mut nm);
                 let parent = nm.clone();
                 let mut subs: Vec<Element> = match nm.get("subnet4").map(|l| &l.value) {
-                    Some(Value::List(l)) => l.iter().map(|sn| subnet(sn, &parent, true)).collect(),
+                    Some(Value::List(l)) => l.iter().map(|sn| subnet(sn, &parent, true, &defs)).collect(),
                     _ => Vec::new(),
                 };
                 subs.sort_by_key(subnet_id);
                 nm.insert("subnet4".into(), Element::list(subs));
-                network_common(&mut nm);
+                class_renames(&mut nm);
+                network_common(&mut nm, &defs);
                 Element::new(Value::Map(nm))
             })
             .collect(),
@@ -372,8 +392,158 @@ pub fn build(dhcp4: &Element) -> Element {
 }
 
 /// A control socket as Kea keeps it: as given, with the authentication defaults it sets.
+/// `comment` becomes `user-context.comment`, as `UserContext::toElement` does.
+fn comment_to_context(m: &mut BTreeMap<String, Element>) {
+    if let Some(c) = m.remove("comment") {
+        let mut ctx = m.remove("user-context").unwrap_or_else(Element::map);
+        ctx.set("comment", c);
+        m.insert("user-context".into(), ctx);
+    }
+}
+
+/// Kea 3.0 renames: `client-class` becomes a one-element `client-classes`,
+/// `require-client-classes` becomes `evaluate-additional-classes`.
+fn class_renames(m: &mut BTreeMap<String, Element>) {
+    if let Some(c) = m.remove("client-class") {
+        if !m.contains_key("client-classes") && c.as_str().is_some_and(|s| !s.is_empty()) {
+            m.insert("client-classes".into(), Element::list(vec![c]));
+        }
+    }
+    if let Some(r) = m.remove("require-client-classes") {
+        m.entry("evaluate-additional-classes".into()).or_insert(r);
+    }
+}
+
+/// `LoggingInfo::toElement`.
+fn logger(e: &Element) -> Element {
+    let mut m = match &e.value {
+        Value::Map(m) => m.clone(),
+        _ => BTreeMap::new(),
+    };
+    comment_to_context(&mut m);
+    let outputs = m.remove("output-options").or_else(|| m.remove("output_options"));
+    if let Some(Value::List(l)) = outputs.map(|o| o.value) {
+        let dests: Vec<Element> = l
+            .iter()
+            .map(|d| {
+                let mut dm = match &d.value {
+                    Value::Map(dm) => dm.clone(),
+                    _ => BTreeMap::new(),
+                };
+                let output = dm
+                    .get("output")
+                    .and_then(Element::as_str)
+                    .unwrap_or("stdout")
+                    .to_string();
+                set_default(&mut dm, "output", s(&output));
+                set_default(&mut dm, "flush", b(true));
+                set_default(&mut dm, "pattern", s(""));
+                let special = ["stdout", "stderr", "syslog"].contains(&output.as_str())
+                    || output.starts_with("syslog:");
+                if special {
+                    dm.remove("maxver");
+                    dm.remove("maxsize");
+                } else {
+                    set_default(&mut dm, "maxver", int(1));
+                    set_default(&mut dm, "maxsize", int(10_240_000));
+                }
+                Element::new(Value::Map(dm))
+            })
+            .collect();
+        if !dests.is_empty() {
+            m.insert("output-options".into(), Element::list(dests));
+        }
+    }
+    set_default(&mut m, "severity", s("INFO"));
+    set_default(&mut m, "debuglevel", int(0));
+    Element::new(Value::Map(m))
+}
+
+/// `OPTION4_DEF_DEFAULTS` applied to an `option-def` list.
+fn option_def_list(list: Option<&Element>) -> Element {
+    match list.map(|l| &l.value) {
+        Some(Value::List(l)) => Element::list(
+            l.iter()
+                .map(|d| {
+                    let mut dm = match &d.value {
+                        Value::Map(dm) => dm.clone(),
+                        _ => BTreeMap::new(),
+                    };
+                    comment_to_context(&mut dm);
+                    set_default(&mut dm, "array", b(false));
+                    set_default(&mut dm, "encapsulate", s(""));
+                    set_default(&mut dm, "record-types", s(""));
+                    set_default(&mut dm, "space", s("dhcp4"));
+                    Element::new(Value::Map(dm))
+                })
+                .collect(),
+        ),
+        _ => Element::list(vec![]),
+    }
+}
+
+/// `ClientClassDef::toElement` for DHCPv4.
+fn client_class(e: &Element, defs: &[OptionDef]) -> Element {
+    let raw = match &e.value {
+        Value::Map(m) => m.clone(),
+        _ => BTreeMap::new(),
+    };
+    let mut m = BTreeMap::new();
+    if let Some(ctx) = raw.get("user-context") {
+        m.insert("user-context".into(), ctx.clone());
+    }
+    if let Some(c) = raw.get("comment") {
+        let mut ctx = m.remove("user-context").unwrap_or_else(Element::map);
+        ctx.set("comment", c.clone());
+        m.insert("user-context".into(), ctx);
+    }
+    for k in ["name", "offer-lifetime"] {
+        if let Some(v) = raw.get(k) {
+            m.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(t) = raw.get("test").filter(|t| t.as_str() != Some("")) {
+        m.insert("test".into(), t.clone());
+    }
+    if raw
+        .get("only-in-additional-list")
+        .or_else(|| raw.get("only-if-required"))
+        .is_some_and(|v| v.bool_value() == Ok(true))
+    {
+        m.insert("only-in-additional-list".into(), b(true));
+    }
+    let mut class_defs = defs.to_vec();
+    class_defs.extend(parse_option_defs(raw.get("option-def")));
+    m.insert("option-def".into(), option_def_list(raw.get("option-def")));
+    m.insert("option-data".into(), options(raw.get("option-data"), &class_defs));
+    m.insert(
+        "next-server".into(),
+        raw.get("next-server").cloned().unwrap_or_else(|| s("0.0.0.0")),
+    );
+    m.insert(
+        "server-hostname".into(),
+        raw.get("server-hostname").cloned().unwrap_or_else(|| s("")),
+    );
+    m.insert(
+        "boot-file-name".into(),
+        raw.get("boot-file-name").cloned().unwrap_or_else(|| s("")),
+    );
+    if let Some(v) = raw.get("valid-lifetime") {
+        m.insert("valid-lifetime".into(), v.clone());
+        for k in ["min-valid-lifetime", "max-valid-lifetime"] {
+            if let Some(x) = raw.get(k).filter(|x| x.as_int() != v.as_int()) {
+                m.insert(k.into(), x.clone());
+            }
+        }
+    }
+    Element::new(Value::Map(m))
+}
+
 fn socket(e: &Element) -> Element {
     let mut out = e.clone();
+    if let Some(m) = out.map_mut() {
+        comment_to_context(m);
+    }
     if let Some(Value::Map(m)) = out
         .map_mut()
         .and_then(|m| m.get_mut("authentication"))

@@ -233,6 +233,8 @@ pub struct ServerConfig {
     pub reservations: Vec<Host>,
     /// `ip-reservations-unique`.
     pub ip_reservations_unique: bool,
+    /// Option definitions of `option-def` (for reservations' `option-data`).
+    pub option_defs: Vec<crate::model::options::OptionDef>,
     /// The HA hook's parameters for this server, if configured.
     pub ha: Option<HaConfig>,
     /// A `Control-agent` section, when the file carries one (kea-sim extension for `--mode ca`).
@@ -562,6 +564,7 @@ impl ServerConfig {
         }
 
         let ip_reservations_unique = opt_bool(dhcp4, "ip-reservations-unique", &dp)?.unwrap_or(true);
+        let option_defs = crate::model::options::parse_option_defs(dhcp4.field("option-def"));
         let global_valid = lifetime(dhcp4, &dp)?.unwrap_or(7200);
 
         // Subnets: shared networks first, as Kea numbers their reservations first.
@@ -628,7 +631,7 @@ impl ServerConfig {
             let subnet = &subnets[subnet_index[&subnet_id]];
             for (i, r) in as_list(list, &rp)?.iter().enumerate() {
                 let ip = rp.idx(i);
-                let host = parse_reservation4(r, subnet_id, r.pos).map_err(|m| ip.err(m))?;
+                let host = parse_reservation4(r, subnet_id, r.pos, &option_defs).map_err(|m| ip.err(m))?;
                 if let Some(addr) = host.reserved_ip()
                     && !subnet.in_range(addr)
                 {
@@ -643,7 +646,7 @@ impl ServerConfig {
         if let Some(list) = dhcp4.field("reservations") {
             let rp = dp.key("reservations");
             for (i, r) in as_list(list, &rp)?.iter().enumerate() {
-                let host = parse_reservation4(r, 0, r.pos).map_err(|m| rp.idx(i).err(m))?;
+                let host = parse_reservation4(r, 0, r.pos, &option_defs).map_err(|m| rp.idx(i).err(m))?;
                 add(host, &rp.idx(i))?;
             }
         }
@@ -660,6 +663,7 @@ impl ServerConfig {
             hosts_databases,
             reservations,
             ip_reservations_unique,
+            option_defs,
             ha,
             agent,
             effective_base,

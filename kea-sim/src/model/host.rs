@@ -161,6 +161,7 @@ pub fn parse_reservation4(
     map: &Element,
     subnet_id: u32,
     map_pos: crate::element::Pos,
+    option_defs: &[crate::model::options::OptionDef],
 ) -> Result<Host, String> {
     let entries = map.map_value().map_err(|e| e.0)?;
     let wrap = |msg: String| format!("{msg} ({map_pos})");
@@ -203,7 +204,7 @@ pub fn parse_reservation4(
     }
     for (key, value) in entries {
         if key == "option-data" {
-            let opts = normalize_option_data(value)?;
+            let opts = normalize_option_data(value, option_defs)?;
             host.extra_mut().option_data = opts;
             continue;
         }
@@ -324,7 +325,7 @@ mod tests {
 
     fn parse(body: &str) -> Result<Host, String> {
         let e = parse_request(body.as_bytes()).unwrap();
-        parse_reservation4(&e, 1, Pos::default())
+        parse_reservation4(&e, 1, Pos::default(), &[])
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use crate::element::Element;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Ipv4,
     Ipv4List,
@@ -95,62 +95,117 @@ const STANDARD: &[(&str, u8, Kind)] = &[
     ("tftp-server-address", 150, Kind::Ipv4List),
 ];
 
-fn by_name(name: &str) -> Option<(&'static str, u8, Kind)> {
-    STANDARD.iter().copied().find(|(n, _, _)| *n == name)
+/// An option definition from the configuration's `option-def`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptionDef {
+    name: String,
+    code: u8,
+    space: String,
+    kind: Kind,
 }
 
-fn by_code(code: i64) -> Option<(&'static str, u8, Kind)> {
-    STANDARD.iter().copied().find(|(_, c, _)| i64::from(*c) == code)
+/// Read the usable entries of an `option-def` list (entries Kea would refuse are skipped).
+pub fn parse_option_defs(list: Option<&Element>) -> Vec<OptionDef> {
+    let Some(items) = list.and_then(|l| l.list_value().ok()) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|d| {
+            let name = d.field("name")?.as_str()?.to_string();
+            let code = u8::try_from(d.field("code")?.as_int()?).ok()?;
+            let space = d
+                .field("space")
+                .and_then(Element::as_str)
+                .unwrap_or("dhcp4")
+                .to_string();
+            let array = d.field("array").is_some_and(|a| a.bool_value().unwrap_or(false));
+            let kind = match d.field("type").and_then(Element::as_str).unwrap_or("") {
+                "ipv4-address" if array => Kind::Ipv4List,
+                "ipv4-address" => Kind::Ipv4,
+                "uint8" if !array => Kind::U8,
+                "uint16" if !array => Kind::U16,
+                "uint32" if !array => Kind::U32,
+                "int32" if !array => Kind::I32,
+                "boolean" if !array => Kind::Bool,
+                "binary" => Kind::Binary,
+                _ => Kind::Text,
+            };
+            Some(OptionDef {
+                name,
+                code,
+                space,
+                kind,
+            })
+        })
+        .collect()
 }
 
-fn check_data(kind: Kind, data: &str, csv: bool) -> Result<(), String> {
-    if !csv || matches!(kind, Kind::Binary) {
-        let clean: String = data.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
-        let clean = clean.strip_prefix("0x").unwrap_or(&clean);
-        if !clean.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err("option data is not a valid string of hexadecimal digits: ".to_string() + data);
-        }
+/// Resolved definition: name, code, kind.
+type Def = (String, u8, Kind);
+
+fn by_name(name: &str, space: &str, custom: &[OptionDef]) -> Option<Def> {
+    if let Some(d) = custom.iter().find(|d| d.name == name && d.space == space) {
+        return Some((d.name.clone(), d.code, d.kind));
+    }
+    if space != "dhcp4" {
+        return None;
+    }
+    STANDARD
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(n, c, k)| (n.to_string(), *c, *k))
+}
+
+fn by_code(code: i64, space: &str, custom: &[OptionDef]) -> Option<Def> {
+    if let Some(d) = custom
+        .iter()
+        .find(|d| i64::from(d.code) == code && d.space == space)
+    {
+        return Some((d.name.clone(), d.code, d.kind));
+    }
+    if space != "dhcp4" {
+        return None;
+    }
+    STANDARD
+        .iter()
+        .find(|(_, c, _)| i64::from(*c) == code)
+        .map(|(n, c, k)| (n.to_string(), *c, *k))
+}
+
+fn check_hex(data: &str) -> Result<(), String> {
+    let clean: String = data.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
+    let clean = clean.strip_prefix("0x").unwrap_or(&clean);
+    if clean.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "option data is not a valid string of hexadecimal digits: {data}"
+        ))
+    }
+}
+
+/// Kea checks addresses strictly; integers and booleans are converted leniently (measured: an
+/// `interface-mtu` of `abc` is accepted), so only addresses are checked here.
+fn check_data(kind: Kind, data: &str) -> Result<(), String> {
+    if !matches!(kind, Kind::Ipv4 | Kind::Ipv4List) || data.is_empty() {
         return Ok(());
     }
     let fields: Vec<&str> = data.split(',').map(str::trim).collect();
-    let conv = |f: &str| -> Result<(), String> {
-        match kind {
-            Kind::Ipv4 | Kind::Ipv4List => f
-                .parse::<Ipv4Addr>()
-                .map(|_| ())
-                .map_err(|_| format!("Failed to convert string to address '{f}': Invalid argument")),
-            Kind::U8 => f
-                .parse::<u8>()
-                .map(|_| ())
-                .map_err(|_| format!("unable to convert '{f}' to type uint8")),
-            Kind::U16 => f
-                .parse::<u16>()
-                .map(|_| ())
-                .map_err(|_| format!("unable to convert '{f}' to type uint16")),
-            Kind::U32 => f
-                .parse::<u32>()
-                .map(|_| ())
-                .map_err(|_| format!("unable to convert '{f}' to type uint32")),
-            Kind::I32 => f
-                .parse::<i32>()
-                .map(|_| ())
-                .map_err(|_| format!("unable to convert '{f}' to type int32")),
-            Kind::Bool => match f {
-                "true" | "false" | "0" | "1" => Ok(()),
-                _ => Err(format!("unable to convert '{f}' to type boolean")),
-            },
-            Kind::Text | Kind::Binary => Ok(()),
-        }
+    let fields = if kind == Kind::Ipv4 {
+        &fields[..1]
+    } else {
+        &fields[..]
     };
-    match kind {
-        Kind::Ipv4List => fields.iter().try_for_each(|f| conv(f)),
-        Kind::Text => Ok(()),
-        _ => conv(fields.first().copied().unwrap_or("")),
+    for f in fields {
+        f.parse::<Ipv4Addr>()
+            .map_err(|_| format!("Failed to convert string to address '{f}': Invalid argument"))?;
     }
+    Ok(())
 }
 
 /// Parse and normalize one `option-data` list (`OptionDataListParser`), with Kea's texts.
-pub fn normalize_option_data(list: &Element) -> Result<Vec<Element>, String> {
+pub fn normalize_option_data(list: &Element, custom: &[OptionDef]) -> Result<Vec<Element>, String> {
     let items = list.list_value().map_err(|e| e.0)?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -167,18 +222,9 @@ pub fn normalize_option_data(list: &Element) -> Result<Vec<Element>, String> {
                 item.pos
             ));
         }
-        let mut def = None;
-        if let Some(n) = name_el {
-            let n = n.string_value().map_err(|e| e.0)?;
-            def = by_name(n);
-            if def.is_none() || space != "dhcp4" {
-                let pos = name_el.map(|e| e.pos).unwrap_or(item.pos);
-                return Err(format!(
-                    "definition for the option '{space}.{n}' does not exist ({pos})"
-                ));
-            }
-        }
-        let code = match code_el {
+        // Kea resolves the definition by code when one is given, else by name.
+        let name = name_el.map(|n| n.string_value().map_err(|e| e.0)).transpose()?;
+        let (code, def) = match code_el {
             Some(c) => {
                 let code = c.int_value().map_err(|e| e.0)?;
                 if !(0..=255).contains(&code) {
@@ -187,25 +233,30 @@ pub fn normalize_option_data(list: &Element) -> Result<Vec<Element>, String> {
                         c.pos
                     ));
                 }
-                if let Some((_, dc, _)) = def
-                    && i64::from(dc) != code
+                let def = by_code(code, &space, custom);
+                if let (Some((dn, _, _)), Some(n)) = (&def, name)
+                    && dn != n
                 {
+                    let pos = name_el.map_or(item.pos, |e| e.pos);
                     return Err(format!(
-                        "option definition for the option '{space}.{}' having code '{dc}' does not match the specified option code '{code}' ({})",
-                        def.map(|d| d.0).unwrap_or(""),
-                        c.pos
+                        "specified option name '{n}' does not match the option definition: '{space}.{dn}' ({pos})"
                     ));
                 }
-                if def.is_none() {
-                    def = by_code(code);
-                }
-                code
+                (code, def)
             }
-            None => def.map(|d| i64::from(d.1)).unwrap_or(0),
+            None => {
+                let n = name.unwrap_or_default();
+                let def = by_name(n, &space, custom).ok_or_else(|| {
+                    let pos = name_el.map_or(item.pos, |e| e.pos);
+                    format!("definition for the option '{space}.{n}' does not exist ({pos})")
+                })?;
+                (i64::from(def.1), Some(def))
+            }
         };
+        // Without a definition the data can only be hex.
         let csv = match map.get("csv-format") {
             Some(c) => c.bool_value().map_err(|e| e.0)?,
-            None => true,
+            None => def.is_some(),
         };
         let always = match map.get("always-send") {
             Some(c) => c.bool_value().map_err(|e| e.0)?,
@@ -219,21 +270,21 @@ pub fn normalize_option_data(list: &Element) -> Result<Vec<Element>, String> {
             Some(d) => d.string_value().map_err(|e| e.0)?.to_string(),
             None => String::new(),
         };
-        if let Some((_, _, kind)) = def
-            && (!data.is_empty() || !matches!(kind, Kind::Text | Kind::Binary))
-        {
-            check_data(kind, &data, csv).map_err(|why| {
-                    let pos = map.get("data").map(|e| e.pos).unwrap_or(item.pos);
-                    format!("option data does not match option definition (space: {space}, code: {code}): {why} ({pos})")
-                })?;
+        let data_pos = map.get("data").map_or(item.pos, |e| e.pos);
+        if !csv {
+            check_hex(&data).map_err(|why| format!("{why} ({data_pos})"))?;
+        } else if let Some((_, _, kind)) = &def {
+            check_data(*kind, &data).map_err(|why| {
+                format!("option data does not match option definition (space: {space}, code: {code}): {why} ({data_pos})")
+            })?;
         }
         let mut norm = Element::map();
         norm.set("always-send", Element::bool(always));
         norm.set("code", Element::int(code));
         norm.set("csv-format", Element::bool(csv));
         norm.set("data", Element::str(data));
-        if let Some((n, _, _)) = def {
-            norm.set("name", Element::str(n));
+        if let Some((n, _, _)) = &def {
+            norm.set("name", Element::str(n.clone()));
         }
         norm.set("never-send", Element::bool(never));
         norm.set("space", Element::str(space));
@@ -255,7 +306,7 @@ mod tests {
     #[test]
     fn normalizes_like_kea() {
         let list = parse_request(br#"[{"name":"domain-name-servers","data":"10.0.0.1, 10.0.0.2"},{"code":15,"data":"example.org"}]"#).unwrap();
-        let out = normalize_option_data(&list).unwrap();
+        let out = normalize_option_data(&list, &[]).unwrap();
         assert_eq!(
             Element::list(out).to_kea_string(),
             r#"[ { "always-send": false, "code": 6, "csv-format": true, "data": "10.0.0.1, 10.0.0.2", "name": "domain-name-servers", "never-send": false, "space": "dhcp4" }, { "always-send": false, "code": 15, "csv-format": true, "data": "example.org", "name": "domain-name", "never-send": false, "space": "dhcp4" } ]"#
@@ -266,12 +317,12 @@ mod tests {
     fn unknown_names_and_bad_addresses_are_refused() {
         let list = parse_request(br#"[{"name":"bogus-opt","data":"1"}]"#).unwrap();
         assert_eq!(
-            normalize_option_data(&list).unwrap_err(),
+            normalize_option_data(&list, &[]).unwrap_err(),
             "definition for the option 'dhcp4.bogus-opt' does not exist (<string>:1:10)"
         );
         let list = parse_request(br#"[{"name":"routers","data":"zzz"}]"#).unwrap();
         assert_eq!(
-            normalize_option_data(&list).unwrap_err(),
+            normalize_option_data(&list, &[]).unwrap_err(),
             "option data does not match option definition (space: dhcp4, code: 3): Failed to convert string to address 'zzz': Invalid argument (<string>:1:27)"
         );
     }
