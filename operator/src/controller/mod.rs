@@ -26,7 +26,7 @@ use kube::runtime::controller::Action;
 
 pub use context::{Context, NcGuard, NnGuard};
 pub use error::Error;
-pub use run::{RunError, run};
+pub use run::{RunError, RunOptions, run, run_with};
 pub use sweep::{SweepError, SweepReport, sweep_server};
 
 use crate::crd::NetworkConfiguration;

@@ -90,23 +90,50 @@ fn trigger_key(obj: &NcGuard) -> Option<u64> {
     Some(hasher.finish())
 }
 
+/// How an embedding (tests, tools) runs the operator in process; the binary uses [`run`].
+#[derive(Default)]
+pub struct RunOptions {
+    /// The Kubernetes client; `None` infers it (KUBECONFIG or in-cluster).
+    pub client: Option<kube::Client>,
+    /// Watch only this namespace (tests sharing one API server); `None` watches all.
+    pub namespace: Option<String>,
+    /// Cancelled to stop the operator gracefully; `None` stops on SIGTERM/SIGINT.
+    pub shutdown: Option<CancellationToken>,
+    /// Where to serve the HTTP endpoints; `None` binds `HTTP_ADDR`.
+    pub http_listener: Option<tokio::net::TcpListener>,
+}
+
+/// Runs the operator until SIGTERM/SIGINT (or until it loses the Lease).
 pub async fn run(config: Config) -> Result<(), RunError> {
+    run_with(config, RunOptions::default()).await
+}
+
+pub async fn run_with(config: Config, options: RunOptions) -> Result<(), RunError> {
     let config = Arc::new(config);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
     let metrics = Arc::new(Metrics::new());
     let kea = KeaServers::new(&config.kea, metrics.clone())?;
-    let client = kube::Client::try_default().await?;
+    let client = match options.client {
+        Some(client) => client,
+        None => kube::Client::try_default().await?,
+    };
     let lease_namespace = if config.leader.elect {
         Some(config.leader.namespace()?)
     } else {
         None
     };
 
-    let shutdown = CancellationToken::new();
+    let shutdown = match options.shutdown {
+        Some(token) => token,
+        None => {
+            let token = CancellationToken::new();
+            spawn_signal_handler(token.clone());
+            token
+        }
+    };
     let stop_leading = CancellationToken::new();
-    spawn_signal_handler(shutdown.clone());
 
     let health = Arc::new(Health::new(2, config.controller.health_stall));
     let http_stop = CancellationToken::new();
@@ -114,7 +141,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         let metrics = metrics.clone();
         Arc::new(move || metrics.render())
     };
-    let http_listener = tokio::net::TcpListener::bind(config.http_addr).await?;
+    let http_listener = match options.http_listener {
+        Some(listener) => listener,
+        None => tokio::net::TcpListener::bind(config.http_addr).await?,
+    };
     let http_task = tokio::spawn(http::serve_on(
         http_listener,
         health.clone(),
@@ -169,32 +199,38 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         let health = health.clone();
         let pending = pending.clone();
         let mut synced = false;
-        watcher(Api::<NcGuard>::all(client.clone()), watcher::Config::default())
-            .default_backoff()
-            .reflect(nc_writer)
-            .inspect_ok(move |event| {
-                index.apply(event);
-                if matches!(event, watcher::Event::InitDone) && !std::mem::replace(&mut synced, true) {
-                    health.watch_synced();
-                    nc_synced_tx.send_replace(true);
-                }
-            })
-            .touched_objects()
-            .predicate_filter(trigger_key, Default::default())
-            .inspect_ok(move |obj| pending.triggered(ObjectRef::from_obj(obj)))
+        watcher(
+            scoped::<NcGuard>(&client, options.namespace.as_deref()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .reflect(nc_writer)
+        .inspect_ok(move |event| {
+            index.apply(event);
+            if matches!(event, watcher::Event::InitDone) && !std::mem::replace(&mut synced, true) {
+                health.watch_synced();
+                nc_synced_tx.send_replace(true);
+            }
+        })
+        .touched_objects()
+        .predicate_filter(trigger_key, Default::default())
+        .inspect_ok(move |obj| pending.triggered(ObjectRef::from_obj(obj)))
     };
     let nn_stream = {
         let health = health.clone();
         let mut synced = false;
-        watcher(Api::<NnGuard>::all(client.clone()), watcher::Config::default())
-            .default_backoff()
-            .reflect(nn_writer)
-            .inspect_ok(move |event| {
-                if matches!(event, watcher::Event::InitDone) && !std::mem::replace(&mut synced, true) {
-                    health.watch_synced();
-                }
-            })
-            .touched_objects()
+        watcher(
+            scoped::<NnGuard>(&client, options.namespace.as_deref()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .reflect(nn_writer)
+        .inspect_ok(move |event| {
+            if matches!(event, watcher::Event::InitDone) && !std::mem::replace(&mut synced, true) {
+                health.watch_synced();
+            }
+        })
+        .touched_objects()
     };
     let (requeue_tx, requeue_rx) = mpsc::unbounded_channel::<ObjectRef<NcGuard>>();
     let reporter = Reporter {
@@ -333,6 +369,17 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let _ = http_task.await;
     tracing::info!("kea-operator stopped");
     outcome
+}
+
+fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
 }
 
 /// First SIGTERM/SIGINT: graceful shutdown. Second: exit at once.
