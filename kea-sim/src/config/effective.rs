@@ -404,10 +404,11 @@ fn comment_to_context(m: &mut BTreeMap<String, Element>) {
 /// Kea 3.0 renames: `client-class` becomes a one-element `client-classes`,
 /// `require-client-classes` becomes `evaluate-additional-classes`.
 fn class_renames(m: &mut BTreeMap<String, Element>) {
-    if let Some(c) = m.remove("client-class") {
-        if !m.contains_key("client-classes") && c.as_str().is_some_and(|s| !s.is_empty()) {
-            m.insert("client-classes".into(), Element::list(vec![c]));
-        }
+    if let Some(c) = m.remove("client-class")
+        && !m.contains_key("client-classes")
+        && c.as_str().is_some_and(|s| !s.is_empty())
+    {
+        m.insert("client-classes".into(), Element::list(vec![c]));
     }
     if let Some(r) = m.remove("require-client-classes") {
         m.entry("evaluate-additional-classes".into()).or_insert(r);
