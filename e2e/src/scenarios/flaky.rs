@@ -1,0 +1,269 @@
+//! Scenario 6: Slow and flaky Kea. With kea-sim: retries follow the backoff schedule (measured from the
+//! request log's arrival times), the breaker opens after `KEA_BREAKER_FAILURES` failed calls and
+//! admits trials after the reset time, latency above the timeout and bursts of resets, garbage,
+//! truncated bodies and 5xx are survived; everything converges afterwards.
+//! With real Kea (no such faults): the primary is SIGSTOPped while NCs are created — timeouts, the
+//! breaker opens, work goes on on the secondary, and everything converges after SIGCONT.
+
+use std::time::{Duration, Instant};
+
+use kea_sim::{Fault, FaultAction};
+
+use crate::kea::Role;
+use crate::lane::Lane;
+use crate::wait::until;
+use crate::world::{World, WorldOptions};
+
+const INITIAL_MS: u64 = 200;
+const FACTOR: f64 = 2.0;
+const ATTEMPTS: u32 = 5;
+const BREAKER_FAILURES: u32 = 5;
+const BREAKER_RESET_SECS: u64 = 4;
+
+pub async fn run(lane: Lane) -> anyhow::Result<()> {
+    let mut w = World::start(lane, "flaky", WorldOptions::default()).await?;
+    super::default_network(&w).await?;
+    let config = w
+        .operator_config()
+        .set("KEA_RETRY_INITIAL_MS", INITIAL_MS.to_string())
+        .set("KEA_RETRY_FACTOR", FACTOR.to_string())
+        .set("KEA_RETRY_MAX_SECONDS", "5")
+        .set("KEA_RETRY_ATTEMPTS", ATTEMPTS.to_string())
+        .set("KEA_BREAKER_FAILURES", BREAKER_FAILURES.to_string())
+        .set("KEA_BREAKER_RESET_SECONDS", BREAKER_RESET_SECS.to_string())
+        .set("KEA_TIMEOUT_SECONDS", "1");
+    w.start_operator(config).await?;
+    if lane.has_sim_faults() {
+        backoff_schedule(&mut w).await?;
+        breaker(&mut w).await?;
+        latency_above_timeout(&mut w).await?;
+        bursts(&mut w).await?;
+    } else {
+        hung_primary(&mut w).await?;
+    }
+    w.finish().await
+}
+
+/// The retries of one write follow `initial × factor^k`, each delay jittered into [d/2, d].
+async fn backoff_schedule(w: &mut World) -> anyhow::Result<()> {
+    let ns = w.ns.clone();
+    let m = super::mac(6, 1, 0);
+    w.give_lease(&m, 1).await?;
+    let sim = w.kea.sim().ok_or_else(|| anyhow::anyhow!("kea-sim lane"))?;
+    let faulty = ATTEMPTS - 1;
+    sim.inject(
+        Role::Secondary,
+        &Fault::http_status(503)
+            .on_command("reservation-add")
+            .times(faulty),
+    )
+    .await?;
+    w.k8s
+        .create_nc(&ns, &super::nc("backoff", std::slice::from_ref(&m)))
+        .await?;
+    w.k8s.wait_ready(&ns, "backoff", super::REACT).await?;
+    w.converge(super::REACT).await?;
+    let adds: Vec<_> = super::requests_for(w, Role::Secondary, &m, 0)
+        .await?
+        .into_iter()
+        .filter(|r| r.command.as_deref() == Some("reservation-add"))
+        .collect();
+    anyhow::ensure!(
+        adds.len() == ATTEMPTS as usize,
+        "expected {ATTEMPTS} attempts ({faulty} answered 503), saw {}: {:?}",
+        adds.len(),
+        adds.iter()
+            .map(|r| (r.unix_micros, r.http_status))
+            .collect::<Vec<_>>()
+    );
+    let mut report = Vec::new();
+    for (k, pair) in adds.windows(2).enumerate() {
+        let gap = Duration::from_micros((pair[1].unix_micros - pair[0].unix_micros).max(0) as u64);
+        let ceiling = Duration::from_millis((INITIAL_MS as f64 * FACTOR.powi(k as i32)) as u64);
+        // Equal jitter: [ceiling/2, ceiling], plus scheduling and request time on a busy machine.
+        let (low, high) = (
+            ceiling / 2 - Duration::from_millis(20),
+            ceiling + Duration::from_millis(150) + ceiling / 10,
+        );
+        report.push(format!("retry {k}: {gap:?} in [{low:?}, {high:?}]"));
+        anyhow::ensure!(
+            gap >= low && gap <= high,
+            "backoff off schedule: {}",
+            report.join("; ")
+        );
+    }
+    eprintln!(
+        "flaky: backoff measured from kea-sim's request log: {}",
+        report.join("; ")
+    );
+    Ok(())
+}
+
+/// Every call to the secondary fails: the breaker opens after the configured failures, holds
+/// requests back for the reset time, then admits trials; once the fault ends it closes.
+async fn breaker(w: &mut World) -> anyhow::Result<()> {
+    let ns = w.ns.clone();
+    let sim = w
+        .kea
+        .sim()
+        .ok_or_else(|| anyhow::anyhow!("kea-sim lane"))?
+        .clone();
+    let fault = sim.inject(Role::Secondary, &Fault::http_status(500)).await?;
+    let (names, _) = super::create_leased_ncs(w, &ns, 6, "breaker", 6, 1).await?;
+    let op = w.operator();
+    op.wait_metric(
+        "kea_operator_circuit_breaker_state",
+        &[("server", "secondary")],
+        Duration::from_secs(30),
+        |v| v == 2.0,
+    )
+    .await?;
+    let opened_seen = Instant::now();
+    let mark = sim.log_mark(Role::Secondary).await?;
+    // While open, nothing reaches the secondary (a window well inside the reset time).
+    let window = Duration::from_secs(BREAKER_RESET_SECS) / 2;
+    tokio::time::sleep(window.saturating_sub(opened_seen.elapsed())).await;
+    let during: Vec<_> = sim
+        .log(Role::Secondary, mark)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            r.command
+                .as_deref()
+                .is_some_and(|c| c.starts_with("reservation") || c.starts_with("lease"))
+        })
+        .collect();
+    anyhow::ensure!(
+        during.is_empty(),
+        "the open breaker let {} requests through: {:?}",
+        during.len(),
+        during.iter().map(|r| &r.command).collect::<Vec<_>>()
+    );
+    // After the reset time: half-open, trials arrive (and fail: still open again afterwards).
+    until(
+        "trial requests after the breaker's reset time",
+        Duration::from_secs(BREAKER_RESET_SECS * 3),
+        async || {
+            let n = sim.log(Role::Secondary, mark).await?.len();
+            Ok(if n > 0 {
+                Ok(())
+            } else {
+                Err("no request yet".into())
+            })
+        },
+    )
+    .await?;
+    let waited = opened_seen.elapsed();
+    anyhow::ensure!(
+        waited >= window,
+        "trials after {waited:?}, before half the reset time"
+    );
+    // The primary (active) took the reservations meanwhile: Ready, not in sync.
+    w.k8s.wait_all_ready(&ns, &names, super::BATCH_READY).await?;
+    sim.remove_fault(Role::Secondary, fault).await?;
+    w.operator()
+        .wait_metric(
+            "kea_operator_circuit_breaker_state",
+            &[("server", "secondary")],
+            Duration::from_secs(30),
+            |v| v == 0.0,
+        )
+        .await?;
+    w.converge(Duration::from_secs(30)).await?;
+    Ok(())
+}
+
+/// Answers slower than `KEA_TIMEOUT_SECONDS`: the client gives up, retries, and the reservation is
+/// there exactly once (a timed-out add that Kea applied later must not become a conflict).
+async fn latency_above_timeout(w: &mut World) -> anyhow::Result<()> {
+    let ns = w.ns.clone();
+    let m = super::mac(6, 50, 0);
+    w.give_lease(&m, 1).await?;
+    let sim = w.kea.sim().ok_or_else(|| anyhow::anyhow!("kea-sim lane"))?;
+    sim.inject(
+        Role::Primary,
+        &Fault::latency(Duration::from_millis(1500))
+            .on_command("reservation-add")
+            .times(2),
+    )
+    .await?;
+    w.k8s
+        .create_nc(&ns, &super::nc("slow", std::slice::from_ref(&m)))
+        .await?;
+    w.k8s.wait_ready(&ns, "slow", Duration::from_secs(30)).await?;
+    let adds = super::requests_for(w, Role::Primary, &m, 0)
+        .await?
+        .into_iter()
+        .filter(|r| r.command.as_deref() == Some("reservation-add"))
+        .count();
+    anyhow::ensure!(adds >= 2, "the slow add was not retried ({adds} adds)");
+    w.converge(super::REACT).await
+}
+
+/// Seeded bursts of resets, garbage, truncated bodies and 5xx on both servers while NCs are made.
+async fn bursts(w: &mut World) -> anyhow::Result<()> {
+    let ns = w.ns.clone();
+    let sim = w
+        .kea
+        .sim()
+        .ok_or_else(|| anyhow::anyhow!("kea-sim lane"))?
+        .clone();
+    let actions = [
+        FaultAction::Reset,
+        FaultAction::Garbage,
+        FaultAction::Truncated,
+        FaultAction::HttpStatus { status: 503 },
+    ];
+    for role in Role::BOTH {
+        for (i, action) in actions.iter().enumerate() {
+            let fault = Fault::new(action.clone()).with_probability(0.08, 1000 + i as u64 + role as u64 * 10);
+            sim.inject(role, &fault).await?;
+        }
+    }
+    let (names, _) = super::create_leased_ncs(w, &ns, 6, "burst", 10, 2).await?;
+    w.k8s.wait_all_ready(&ns, &names, super::BATCH_READY).await?;
+    let hit = sim
+        .log(Role::Primary, 0)
+        .await?
+        .iter()
+        .filter(|r| r.fault.is_some())
+        .count()
+        + sim
+            .log(Role::Secondary, 0)
+            .await?
+            .iter()
+            .filter(|r| r.fault.is_some())
+            .count();
+    anyhow::ensure!(
+        hit >= 5,
+        "only {hit} requests met a fault: the burst did not happen"
+    );
+    sim.clear_faults().await?;
+    w.converge(Duration::from_secs(30)).await
+}
+
+/// Real Kea: the primary hangs (SIGSTOP) while NCs are created.
+async fn hung_primary(w: &mut World) -> anyhow::Result<()> {
+    let ns = w.ns.clone();
+    w.kea.set_hung(Role::Primary, true).await?;
+    let (names, _) = super::create_leased_ncs(w, &ns, 6, "hung", 8, 1).await?;
+    w.operator()
+        .wait_metric(
+            "kea_operator_circuit_breaker_state",
+            &[("server", "primary")],
+            Duration::from_secs(30),
+            |v| v == 2.0,
+        )
+        .await?;
+    w.k8s.wait_all_ready(&ns, &names, super::BATCH_READY).await?;
+    w.kea.set_hung(Role::Primary, false).await?;
+    w.operator()
+        .wait_metric(
+            "kea_operator_circuit_breaker_state",
+            &[("server", "primary")],
+            Duration::from_secs(30),
+            |v| v == 0.0,
+        )
+        .await?;
+    w.converge(Duration::from_secs(30)).await
+}
