@@ -179,7 +179,10 @@ async fn basic_auth_answers_401_like_kea() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"\"");
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Basic realm=\"kea-dhcpv4-server\""
+    );
     assert_eq!(
         r.text().await.unwrap(),
         r#"{ "result": 401, "text": "Unauthorized" }"#
@@ -202,6 +205,48 @@ async fn basic_auth_answers_401_like_kea() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+}
+
+/// The exact bytes of a 401 head as Kea 3.0.4 sends them (measured): headers sorted by name,
+/// `WWW-Authenticate` in capitals, for HTTP/1.1 and HTTP/1.0 requests alike.
+#[tokio::test]
+async fn unauthorized_head_is_byte_identical_to_kea() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = KeaSim::builder().basic_auth("admin", "s3cret").start().await;
+    for version in ["1.1", "1.0"] {
+        let mut sock = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+        let body = r#"{"command":"list-commands"}"#;
+        let req = format!(
+            "POST / HTTP/{version}\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        sock.write_all(req.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !out.ends_with(b"}") {
+            let n = sock.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "connection closed early: {}",
+                String::from_utf8_lossy(&out)
+            );
+            out.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8(out).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let lines: Vec<&str> = head.split("\r\n").collect();
+        assert_eq!(lines[0], format!("HTTP/{version} 401 Unauthorized"));
+        assert_eq!(lines[1], "Content-Length: 41");
+        assert_eq!(lines[2], "Content-Type: application/json");
+        assert!(
+            lines[3].starts_with("Date: ") && lines[3].ends_with(" GMT"),
+            "{}",
+            lines[3]
+        );
+        assert_eq!(lines[4], "WWW-Authenticate: Basic realm=\"kea-dhcpv4-server\"");
+        assert_eq!(lines.len(), 5);
+        assert_eq!(body, r#"{ "result": 401, "text": "Unauthorized" }"#);
+    }
 }
 
 #[tokio::test]

@@ -13,6 +13,9 @@ use crate::element::Element;
 /// Kea's default HTTP control socket address.
 pub const DEFAULT_SOCKET: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
 
+/// kea-dhcp4's default authentication realm (`DEFAULT_AUTHENTICATION_REALM` as the daemon sets it).
+pub const DHCP4_REALM: &str = "kea-dhcpv4-server";
+
 /// Passwords Kea refuses (`DefaultCredentials`).
 const DEFAULT_CREDENTIALS: [&str; 3] = ["keatest", "1234", "*****"];
 
@@ -279,7 +282,7 @@ pub fn parse_socket(
     };
     let port = opt_int(e, "socket-port", path, 0, 65535)?.unwrap_or(8000);
     let auth = match e.field("authentication") {
-        Some(a) => Some(parse_auth(a, &path.key("authentication"), "", base)?),
+        Some(a) => Some(parse_auth(a, &path.key("authentication"), DHCP4_REALM, base)?),
         None => None,
     };
     let tls = parse_tls(e, path, https, base)?;

@@ -551,7 +551,8 @@ fn socket(e: &Element) -> Element {
         .map(|a| &mut a.value)
     {
         set_default(m, "type", s("basic"));
-        set_default(m, "realm", s(""));
+        set_default(m, "realm", s(super::control::DHCP4_REALM));
+        comment_to_context(m);
     }
     out
 }

@@ -1,6 +1,7 @@
 //! A connection wrapper that can cut an answer short and reset the connection, so the
 //! "reset mid-response" and "daemon died while answering" faults look like the real thing to
-//! the client (part of the bytes, then a TCP RST).
+//! the client (part of the bytes, then a TCP RST). It also spells `WWW-Authenticate` as Kea
+//! does: the HTTP library title-cases header names (`Www-Authenticate`).
 
 use std::io;
 use std::pin::Pin;
@@ -70,6 +71,15 @@ impl<S> FaultIo<S> {
     }
 }
 
+const TITLE_CASED: &[u8] = b"\r\nWww-Authenticate:";
+const KEA_CASED: &[u8] = b"\r\nWWW-Authenticate:";
+/// How far into a write the 401 head is searched (headers are far shorter).
+const HEAD_SCAN: usize = 4096;
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
 fn reset_err() -> io::Error {
     io::Error::new(io::ErrorKind::ConnectionReset, "kea-sim fault: connection reset")
 }
@@ -97,7 +107,24 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultIo<S> {
             return Poll::Ready(Err(reset_err()));
         }
         let allowed = buf.len().min(cut - written);
-        match Pin::new(&mut self.inner).poll_write(cx, &buf[..allowed]) {
+        let fixed;
+        // Only a 401 head carries the header; the status-line test keeps the hot path free of scans.
+        let head = &buf[..allowed.min(HEAD_SCAN)];
+        let hit = if head.get(8..12) == Some(b" 401") {
+            find(head, TITLE_CASED)
+        } else {
+            None
+        };
+        let out = match hit {
+            Some(i) => {
+                let mut v = buf[..allowed].to_vec();
+                v[i..i + KEA_CASED.len()].copy_from_slice(KEA_CASED);
+                fixed = v;
+                &fixed[..]
+            }
+            None => &buf[..allowed],
+        };
+        match Pin::new(&mut self.inner).poll_write(cx, out) {
             Poll::Ready(Ok(n)) => {
                 self.ctl.written.fetch_add(n, Ordering::SeqCst);
                 Poll::Ready(Ok(n))

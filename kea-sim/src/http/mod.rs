@@ -498,18 +498,23 @@ pub fn to_response(
     www_authenticate: Option<&str>,
     extra: &[(String, String)],
 ) -> hyper::Response<http_body_util::Full<Bytes>> {
-    let mut b = hyper::Response::builder()
-        .status(hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR))
-        .header(hyper::header::CONTENT_LENGTH, body.len())
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(hyper::header::DATE, httpdate::fmt_http_date(SystemTime::now()));
+    // Kea keeps response headers in a map keyed by lower-case name: they go out sorted.
+    let mut headers: Vec<(String, String)> = vec![
+        ("content-length".into(), body.len().to_string()),
+        ("content-type".into(), "application/json".into()),
+        ("date".into(), httpdate::fmt_http_date(SystemTime::now())),
+    ];
     if let Some(w) = www_authenticate {
-        b = b.header(hyper::header::WWW_AUTHENTICATE, w);
+        headers.push(("www-authenticate".into(), w.to_string()));
     }
-    for (k, v) in extra {
+    headers.extend(extra.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())));
+    headers.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut b = hyper::Response::builder()
+        .status(hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR));
+    for (k, v) in headers {
         if let (Ok(name), Ok(value)) = (
             hyper::header::HeaderName::from_bytes(k.as_bytes()),
-            hyper::header::HeaderValue::from_str(v),
+            hyper::header::HeaderValue::from_str(&v),
         ) {
             b = b.header(name, value);
         }
