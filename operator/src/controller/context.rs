@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use kube::core::DeserializeGuard;
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
@@ -17,6 +16,7 @@ use crate::kea::KeaServers;
 use crate::leader::Leadership;
 use crate::metrics::Metrics;
 
+use super::events::Publisher;
 use super::locks::MacLocks;
 use super::mac_index::MacIndex;
 use super::subnets::SubnetCache;
@@ -29,7 +29,7 @@ pub struct Context {
     pub kea: KeaServers,
     pub metrics: Arc<Metrics>,
     pub config: Arc<Config>,
-    pub recorder: Recorder,
+    pub recorder: Publisher,
     /// Every NetworkConfiguration (reflector): MAC claims of other NCs, the sweep's desired set.
     pub ncs: Store<NcGuard>,
     /// True once the NC watch delivered its initial list (the store is complete).

@@ -1,22 +1,83 @@
 //! Kubernetes Events (`events.k8s.io/v1`, through kube's recorder) for what happened to an NC's
 //! reservations, and for operator-wide happenings (failover, re-sync) on the operator's Lease.
 //! Publishing is best effort: a failed Event is logged, never fails a reconcile.
+//!
+//! Why a recorder per note: kube's [`Recorder`] (like client-go's events.k8s.io broadcaster) folds
+//! every Event with the same type, reason, action and object into a *series of the first one*, keeping
+//! that first note. One reconcile that reserves two MACs on two servers would then show one
+//! "reserved … eth0 … on primary" Event with count 4, and a later, different conflict would repeat
+//! an old message. So each distinct note gets its own recorder (its own series cache): different
+//! happenings stay separate Events, an identical repeat still becomes a series.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
-use kube::runtime::events::{Event, EventType as KubeEventType, Recorder};
+use kube::runtime::events::{Event, EventType as KubeEventType, Recorder, Reporter};
+use parking_lot::Mutex;
+use tokio::time::Instant;
 
 use crate::core::planner::{EventType, MAX_NOTE, PlannedEvent, truncate_text};
 use crate::crd::NetworkConfiguration;
 
-pub async fn publish(recorder: &Recorder, nc: &NetworkConfiguration, events: &[PlannedEvent]) {
+/// How long a note's recorder is kept after its last use: kube's series window (6 minutes).
+const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
+/// Above this many recorders, those unused for [`SERIES_WINDOW`] are dropped.
+const PRUNE_ABOVE: usize = 256;
+
+/// Publishes Events; one recorder per distinct (object, type, reason, action, note).
+pub struct Publisher {
+    client: kube::Client,
+    reporter: Reporter,
+    recorders: Mutex<HashMap<u64, (Recorder, Instant)>>,
+}
+
+impl Publisher {
+    pub fn new(client: kube::Client, reporter: Reporter) -> Self {
+        Publisher {
+            client,
+            reporter,
+            recorders: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn recorder(&self, reference: &ObjectReference, event: &Event) -> Recorder {
+        let mut hasher = DefaultHasher::new();
+        (
+            &reference.uid,
+            &reference.namespace,
+            &reference.name,
+            &reference.kind,
+            event.type_ == KubeEventType::Warning,
+            &event.reason,
+            &event.action,
+            &event.note,
+        )
+            .hash(&mut hasher);
+        let key = hasher.finish();
+        let now = Instant::now();
+        let mut recorders = self.recorders.lock();
+        if recorders.len() > PRUNE_ABOVE {
+            recorders.retain(|_, (_, used)| now.duration_since(*used) < SERIES_WINDOW);
+        }
+        let entry = recorders
+            .entry(key)
+            .or_insert_with(|| (Recorder::new(self.client.clone(), self.reporter.clone()), now));
+        entry.1 = now;
+        entry.0.clone()
+    }
+}
+
+pub async fn publish(publisher: &Publisher, nc: &NetworkConfiguration, events: &[PlannedEvent]) {
     if events.is_empty() {
         return;
     }
     let reference = nc.object_ref(&());
     for event in events {
         send(
-            recorder,
+            publisher,
             &reference,
             event.type_,
             event.reason,
@@ -28,7 +89,7 @@ pub async fn publish(recorder: &Recorder, nc: &NetworkConfiguration, events: &[P
 }
 
 pub async fn send(
-    recorder: &Recorder,
+    publisher: &Publisher,
     reference: &ObjectReference,
     type_: EventType,
     reason: &str,
@@ -45,6 +106,7 @@ pub async fn send(
         action: action.to_string(),
         secondary: None,
     };
+    let recorder = publisher.recorder(reference, &event);
     if let Err(error) = recorder.publish(&event, reference).await {
         tracing::warn!(%error, reason, "could not publish an Event");
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use kube::api::Api;
 use kube::runtime::controller::Controller;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
@@ -242,7 +242,7 @@ pub async fn run_with(config: Config, options: RunOptions) -> Result<(), RunErro
         kea: kea.clone(),
         metrics: metrics.clone(),
         config: config.clone(),
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: events::Publisher::new(client.clone(), reporter),
         ncs: nc_reader.clone(),
         nc_synced,
         nns: nn_reader,
