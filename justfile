@@ -64,3 +64,20 @@ conformance:
 conformance-record:
     scripts/provision-kea.sh
     REQUIRE_REAL_ENV=1 CONFORMANCE_RECORD=1 cargo test -p kea-sim --test conformance real_kea_gives_the_recorded_answers -- --nocapture
+
+# End-to-end, local lane: the operator binary against the API server and a kea-sim pair process (E2E_FILTER, E2E_SCALE)
+e2e-local:
+    scripts/e2e/lane.sh local
+
+# End-to-end with a real Kea 3.0.4 HA pair (kea-sim-only faults become SIGSTOP/kill/restart)
+e2e-real-kea:
+    scripts/provision-kea.sh
+    scripts/e2e/lane.sh real-kea
+
+# End-to-end in containers: the images `just images` builds, on a Docker network (faults: pause, stop, disconnect)
+e2e-containers: images
+    scripts/e2e/lane.sh containers
+
+# End-to-end on kind (machines with internet and Docker): cluster, images, helm install, the scenarios; --check runs offline
+e2e *ARGS:
+    scripts/e2e/kind.sh {{ARGS}}
