@@ -482,8 +482,64 @@ pub fn parse_text(text: &str, base: Option<&FsPath>) -> Result<ServerConfig, Con
     ServerConfig::from_element(root, base)
 }
 
-fn lifetime(m: &Element, path: &Path) -> Result<Option<u32>, ConfigError> {
-    Ok(opt_int(m, "valid-lifetime", path, 0, i64::from(u32::MAX))?.map(|v| v as u32))
+/// `valid-lifetime` with its `min-`/`max-` bounds as given in a scope, or inherited from the
+/// enclosing one (Kea derives all three into shared networks and subnets before parsing them).
+#[derive(Clone, Copy)]
+struct Lifetimes {
+    value: Option<u32>,
+    min: Option<u32>,
+    max: Option<u32>,
+}
+
+impl Lifetimes {
+    /// The global scope before it is read: only the default `valid-lifetime` (7200).
+    const GLOBAL_DEFAULTS: Lifetimes = Lifetimes {
+        value: Some(7200),
+        min: None,
+        max: None,
+    };
+
+    /// Read a scope over its parent's values, then check them as Kea's `parseIntTriplet` does
+    /// (same refusals, same texts). A lone bound stands for the value.
+    fn scope(m: &Element, path: &Path, parent: Lifetimes) -> Result<(Lifetimes, u32), ConfigError> {
+        let get = |k: &str| -> Result<Option<u32>, ConfigError> {
+            Ok(opt_int(m, k, path, 0, i64::from(u32::MAX))?.map(|v| v as u32))
+        };
+        let own = Lifetimes {
+            value: get("valid-lifetime")?.or(parent.value),
+            min: get("min-valid-lifetime")?.or(parent.min),
+            max: get("max-valid-lifetime")?.or(parent.max),
+        };
+        let (v, lo, hi) = match (own.value, own.min, own.max) {
+            (Some(v), lo, hi) => (v, lo.unwrap_or(v), hi.unwrap_or(v)),
+            (None, Some(lo), None) => (lo, lo, lo),
+            (None, None, Some(hi)) => (hi, hi, hi),
+            (None, None, None) => (7200, 7200, 7200),
+            (None, Some(_), Some(_)) => {
+                return Err(path
+                    .err("have min-valid-lifetime and max-valid-lifetime but no valid-lifetime (default)"));
+            }
+        };
+        if lo > hi {
+            return Err(path.err(match (own.min, own.max) {
+                (Some(_), Some(_)) => format!(
+                    "the value of min-valid-lifetime ({lo}) is not less than max-valid-lifetime ({hi})"
+                ),
+                (Some(_), None) => format!(
+                    "the value of min-valid-lifetime ({lo}) is not less than (default) valid-lifetime ({v})"
+                ),
+                _ => format!(
+                    "the value of (default) valid-lifetime ({v}) is not less than max-valid-lifetime ({hi})"
+                ),
+            }));
+        }
+        if v < lo || v > hi {
+            return Err(path.err(format!(
+                "the value of (default) valid-lifetime ({v}) is not between min-valid-lifetime ({lo}) and max-valid-lifetime ({hi})"
+            )));
+        }
+        Ok((own, v))
+    }
 }
 
 impl ServerConfig {
@@ -565,7 +621,7 @@ impl ServerConfig {
 
         let ip_reservations_unique = opt_bool(dhcp4, "ip-reservations-unique", &dp)?.unwrap_or(true);
         let option_defs = crate::model::options::parse_option_defs(dhcp4.field("option-def"));
-        let global_valid = lifetime(dhcp4, &dp)?.unwrap_or(7200);
+        let (global_lt, _) = Lifetimes::scope(dhcp4, &dp, Lifetimes::GLOBAL_DEFAULTS)?;
 
         // Subnets: shared networks first, as Kea numbers their reservations first.
         let mut subnets: Vec<Subnet> = Vec::new();
@@ -583,11 +639,11 @@ impl ServerConfig {
                         .key("name")
                         .err(format!("A shared network with name {name} already exists")));
                 }
-                let net_valid = lifetime(net, &np)?.unwrap_or(global_valid);
+                let (net_lt, _) = Lifetimes::scope(net, &np, global_lt)?;
                 if let Some(sl) = net.field("subnet4") {
                     let sp = np.key("subnet4");
                     for (j, s) in as_list(sl, &sp)?.iter().enumerate() {
-                        let (subnet, resv) = parse_subnet(s, &sp.idx(j), net_valid, Some(name))?;
+                        let (subnet, resv) = parse_subnet(s, &sp.idx(j), net_lt, Some(name))?;
                         if let Some(r) = resv {
                             pending_resv.push((subnet.id, r, sp.idx(j).key("reservations")));
                         }
@@ -599,7 +655,7 @@ impl ServerConfig {
         if let Some(list) = dhcp4.field("subnet4") {
             let lp = dp.key("subnet4");
             for (i, s) in as_list(list, &lp)?.iter().enumerate() {
-                let (subnet, resv) = parse_subnet(s, &lp.idx(i), global_valid, None)?;
+                let (subnet, resv) = parse_subnet(s, &lp.idx(i), global_lt, None)?;
                 if let Some(r) = resv {
                     pending_resv.push((subnet.id, r, lp.idx(i).key("reservations")));
                 }
@@ -816,7 +872,7 @@ fn parse_ha(params: &Element, path: &Path) -> Result<Option<HaConfig>, ConfigErr
 fn parse_subnet<'a>(
     s: &'a Element,
     path: &Path,
-    parent_valid: u32,
+    parent: Lifetimes,
     network: Option<&str>,
 ) -> Result<(Subnet, Option<&'a Element>), ConfigError> {
     as_map(s, path)?;
@@ -845,7 +901,13 @@ fn parse_subnet<'a>(
                 "subnet configuration failed: invalid subnet prefix '{text}'"
             ))
         })?;
-    let valid = lifetime(s, path)?.unwrap_or(parent_valid);
+    let (_, valid) = Lifetimes::scope(s, path, parent).map_err(|e| match e {
+        ConfigError::Invalid { path, message } => ConfigError::Invalid {
+            path,
+            message: format!("subnet configuration failed: {message}"),
+        },
+        other => other,
+    })?;
     let mut subnet = Subnet {
         id: id as u32,
         addr,
@@ -907,6 +969,55 @@ mod tests {
         assert_eq!(c.subnet(7).unwrap().valid_lifetime, 600);
         assert_eq!(c.subnet(2).unwrap().valid_lifetime, 4000);
         assert_eq!(c.subnet(7).unwrap().shared_network.as_deref(), Some("net-a"));
+    }
+
+    /// Texts measured with `kea-dhcp4 -t` (3.0.4): bounds are inherited into shared networks and
+    /// subnets before they are checked, and the global default 7200 counts as a given value.
+    #[test]
+    fn lifetime_bounds_are_checked_as_kea_does() {
+        let cases = [
+            (
+                r#""subnet4":[{"id":1,"subnet":"10.0.0.0/24","valid-lifetime":100,"min-valid-lifetime":200}]"#,
+                "Dhcp4.subnet4[0]: subnet configuration failed: the value of min-valid-lifetime (200) is not less than (default) valid-lifetime (100)",
+            ),
+            (
+                r#""subnet4":[{"id":1,"subnet":"10.0.0.0/24","min-valid-lifetime":200,"max-valid-lifetime":300}]"#,
+                "Dhcp4.subnet4[0]: subnet configuration failed: the value of (default) valid-lifetime (7200) is not between min-valid-lifetime (200) and max-valid-lifetime (300)",
+            ),
+            (
+                r#""subnet4":[{"id":1,"subnet":"10.0.0.0/24","valid-lifetime":100,"max-valid-lifetime":50}]"#,
+                "Dhcp4.subnet4[0]: subnet configuration failed: the value of (default) valid-lifetime (100) is not less than max-valid-lifetime (50)",
+            ),
+            (
+                r#""min-valid-lifetime":8000"#,
+                "Dhcp4: the value of min-valid-lifetime (8000) is not less than (default) valid-lifetime (7200)",
+            ),
+            (
+                r#""valid-lifetime":100,"min-valid-lifetime":50,"shared-networks":[{"name":"n","min-valid-lifetime":60,"subnet4":[{"id":1,"subnet":"10.0.0.0/24","max-valid-lifetime":40}]}]"#,
+                "Dhcp4.shared-networks[0].subnet4[0]: subnet configuration failed: the value of min-valid-lifetime (60) is not less than max-valid-lifetime (40)",
+            ),
+            (
+                r#""valid-lifetime":100,"min-valid-lifetime":50,"shared-networks":[{"name":"n","min-valid-lifetime":60,"valid-lifetime":55}]"#,
+                "Dhcp4.shared-networks[0]: the value of min-valid-lifetime (60) is not less than (default) valid-lifetime (55)",
+            ),
+        ];
+        for (body, want) in cases {
+            let e = parse_text(&format!(r#"{{"Dhcp4":{{{body}}}}}"#), None).unwrap_err();
+            assert_eq!(e.to_string(), want);
+        }
+        let ok = parse_text(
+            r#"{"Dhcp4":{"valid-lifetime":100,"min-valid-lifetime":50,"max-valid-lifetime":200,
+                "subnet4":[{"id":1,"subnet":"10.0.0.0/24","valid-lifetime":150},
+                           {"id":2,"subnet":"10.0.1.0/24","min-valid-lifetime":60}]}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.subnet(1).unwrap().valid_lifetime, 150);
+        assert_eq!(
+            ok.subnet(2).unwrap().valid_lifetime,
+            100,
+            "the inherited value stays"
+        );
     }
 
     #[test]
