@@ -20,6 +20,7 @@ use super::events::Publisher;
 use super::locks::MacLocks;
 use super::mac_index::MacIndex;
 use super::subnets::SubnetCache;
+use super::sweep::SweepScope;
 
 pub type NcGuard = DeserializeGuard<NetworkConfiguration>;
 pub type NnGuard = DeserializeGuard<NetworkNamespace>;
@@ -37,6 +38,8 @@ pub struct Context {
     /// Every NetworkNamespace (reflector): prefix resolution.
     pub nns: Store<NnGuard>,
     pub subnets: SubnetCache,
+    /// Subnets the sweep pages beyond those the NCs map to now (hosts of NCs that are gone).
+    pub sweep_scope: SweepScope,
     /// MAC → NCs declaring it (other NCs' claims without scanning the store).
     pub mac_index: Arc<MacIndex>,
     pub locks: MacLocks,

@@ -190,5 +190,8 @@ fn record(ctx: &Context, server: ServerId, action: &Action, outcome: &Outcome) {
     };
     let (subnet, _) = action.key();
     ctx.metrics.record_reservation(action.operation(), status, subnet);
+    if *outcome == Outcome::Done {
+        ctx.sweep_scope.note_written(server, subnet);
+    }
     tracing::debug!(%server, operation = action.operation(), status, "Kea write");
 }

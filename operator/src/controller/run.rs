@@ -247,6 +247,7 @@ pub async fn run_with(config: Config, options: RunOptions) -> Result<(), RunErro
         nc_synced,
         nns: nn_reader,
         subnets: SubnetCache::default(),
+        sweep_scope: Default::default(),
         mac_index,
         locks: MacLocks::default(),
         leadership: leader_rx.clone(),

@@ -9,9 +9,16 @@
 //!   recorded, are handed to that NC's reconcile, which re-reads everything and repairs exactly.
 //! - Hosts without our marker are never touched; when they hold what an NC wants, a Warning Event
 //!   says so.
+//!
+//! Which subnets are paged: those the NCs map to now, plus the [`SweepScope`]: every subnet on a
+//! server's first sweep, then those where this process wrote a host or the last sweep still saw one
+//! of this instance's hosts. An NC whose cleanup timed out is gone, so no NC maps to its subnet any
+//! more — yet its hosts there are exactly what the sweep must remove (SPEC §2.7).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use kube::ResourceExt;
 use kube::api::Api;
@@ -23,7 +30,7 @@ use crate::core::annotation::{ANNOTATION, Reservations};
 use crate::core::namespace::resolve_prefix;
 use crate::core::planner::{Action, EventType, NcIdentity, Outcome, PlannedAction};
 use crate::core::sweep::{SweepNc, SweepPlan, managed_subnets, plan_sweep};
-use crate::core::{Host, ServerId};
+use crate::core::{Host, ServerId, Subnet, SubnetId};
 use crate::crd::{NetworkConfiguration, NetworkNamespace};
 use crate::kea::{KeaError, ServerEvent};
 
@@ -63,6 +70,59 @@ pub struct SweepReport {
     pub orphans_removed: usize,
     pub requeued: usize,
     pub conflicts: usize,
+}
+
+/// Subnets a server's sweep pages beyond those the NCs map to now (see the module docs).
+#[derive(Debug, Default)]
+pub struct SweepScope {
+    inner: Mutex<ScopeInner>,
+}
+
+#[derive(Debug, Default)]
+struct ScopeInner {
+    /// Counts notes, so a sweep never forgets a write that landed while it paged.
+    seq: u64,
+    /// Per server: the subnets of interest with the sequence of their last note.
+    subnets: HashMap<ServerId, BTreeMap<SubnetId, u64>>,
+    /// Servers with a complete sweep by this process (before it, every subnet is paged).
+    swept: BTreeSet<ServerId>,
+}
+
+impl SweepScope {
+    /// A write of this process landed in `subnet` on `server`.
+    pub fn note_written(&self, server: ServerId, subnet: SubnetId) {
+        let mut inner = self.inner.lock();
+        inner.seq += 1;
+        let seq = inner.seq;
+        inner.subnets.entry(server).or_default().insert(subnet, seq);
+    }
+
+    /// The extra subnets to page on `server` (only those it still has), and the sequence to pass
+    /// to [`SweepScope::swept`].
+    fn extra(&self, server: ServerId, subnets: &[Subnet]) -> (BTreeSet<SubnetId>, u64) {
+        let inner = self.inner.lock();
+        let all = subnets.iter().map(|s| s.id);
+        let extra = if inner.swept.contains(&server) {
+            let known = inner.subnets.get(&server);
+            all.filter(|id| known.is_some_and(|k| k.contains_key(id)))
+                .collect()
+        } else {
+            all.collect()
+        };
+        (extra, inner.seq)
+    }
+
+    /// A sweep of `server` that started at `since` paged `paged` and saw this instance's hosts in
+    /// `ours`: paged subnets without any are dropped, unless written to since.
+    fn swept(&self, server: ServerId, since: u64, paged: &BTreeSet<SubnetId>, ours: BTreeSet<SubnetId>) {
+        let mut inner = self.inner.lock();
+        inner.swept.insert(server);
+        let known = inner.subnets.entry(server).or_default();
+        known.retain(|id, seq| !paged.contains(id) || *seq > since);
+        for id in ours {
+            known.entry(id).or_insert(since);
+        }
+    }
 }
 
 /// Runs sweeps until `shutdown`: on the interval, on server restart/recovery, on becoming leader.
@@ -140,7 +200,10 @@ pub async fn sweep_server(ctx: &Context, server: ServerId) -> Result<SweepReport
 
     let mut report = SweepReport::default();
     let mut hosts: Vec<Host> = Vec::new();
-    for subnet in managed_subnets(server, &subnets, &sweep_ncs) {
+    let mut paged = managed_subnets(server, &subnets, &sweep_ncs);
+    let (extra, since) = ctx.sweep_scope.extra(server, &subnets);
+    paged.extend(extra);
+    for subnet in paged.iter().copied() {
         let mut cursor = None;
         loop {
             let page = ctx
@@ -195,6 +258,12 @@ pub async fn sweep_server(ctx: &Context, server: ServerId) -> Result<SweepReport
             }
         }
     }
+    let ours = hosts
+        .iter()
+        .filter(|h| h.instance_marker(ctx.instance()).is_some())
+        .map(|h| h.subnet_id)
+        .collect();
+    ctx.sweep_scope.swept(server, since, &paged, ours);
     Ok(report)
 }
 
@@ -220,12 +289,7 @@ fn sweep_nc(nc: &NetworkConfiguration, nns: &[NetworkNamespace]) -> Option<Sweep
 
 /// Deletes a host the sweep judged an orphan, after checking again under the MAC's lock with the
 /// owner read fresh from the API server (the store may lag; a reconcile may have run meanwhile).
-async fn delete_orphan(
-    ctx: &Context,
-    server: ServerId,
-    host: &Host,
-    subnets: &[crate::core::Subnet],
-) -> bool {
+async fn delete_orphan(ctx: &Context, server: ServerId, host: &Host, subnets: &[Subnet]) -> bool {
     let _locked = ctx.locks.lock([host.hw_address]).await;
     let Some(marker) = host.instance_marker(ctx.instance()) else {
         return false;
@@ -315,4 +379,45 @@ async fn report_conflicts(
         }
     }
     plan.conflicts().len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subnets(ids: &[u32]) -> Vec<Subnet> {
+        ids.iter()
+            .map(|id| Subnet {
+                id: SubnetId(*id),
+                prefix: format!("10.{id}.0.0/16").parse().unwrap(),
+                shared_network: None,
+            })
+            .collect()
+    }
+
+    fn ids(set: &BTreeSet<SubnetId>) -> Vec<u32> {
+        set.iter().map(|s| s.0).collect()
+    }
+
+    #[test]
+    fn scope_pages_everything_first_then_what_holds_or_got_our_hosts() {
+        let scope = SweepScope::default();
+        let server = ServerId::Primary;
+        let all = subnets(&[1, 2, 3]);
+        let (extra, since) = scope.extra(server, &all);
+        assert_eq!(ids(&extra), [1, 2, 3], "first sweep: every subnet");
+        scope.swept(server, since, &extra, [SubnetId(2)].into());
+        assert_eq!(ids(&scope.extra(server, &all).0), [2], "only where our hosts were seen");
+
+        // A write during the next sweep is kept even though its subnet was paged clean.
+        let (extra, since) = scope.extra(server, &all);
+        scope.note_written(server, SubnetId(3));
+        scope.swept(server, since, &[SubnetId(2), SubnetId(3)].into(), BTreeSet::new());
+        assert_eq!(ids(&scope.extra(server, &all).0), [3]);
+        assert_eq!(ids(&extra), [2]);
+
+        // A subnet the server no longer has is never paged; other servers are independent.
+        assert!(scope.extra(server, &subnets(&[1, 2])).0.is_empty());
+        assert_eq!(ids(&scope.extra(ServerId::Secondary, &all).0), [1, 2, 3]);
+    }
 }
