@@ -9,7 +9,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kea_operator::crd::{
     NetworkConfiguration, NetworkConfigurationSpec, NetworkInterface, NetworkNamespace, NetworkNamespaceSpec,
 };
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::GroupVersionKind;
 use kube::{Client, ResourceExt as _};
 use serde_json::json;
 
@@ -169,14 +170,18 @@ impl K8s {
         Ok(self.ncs(ns).create(&PostParams::default(), &spec.build()).await?)
     }
 
-    /// Creates an NC from raw JSON (for objects the typed builder cannot express).
+    /// Creates an NC from raw JSON, sent as written (a typed object would fill in defaults and
+    /// hide a missing field from the schema).
     pub async fn create_raw(
         &self,
         ns: &str,
         object: serde_json::Value,
-    ) -> Result<NetworkConfiguration, kube::Error> {
-        let nc: NetworkConfiguration = serde_json::from_value(object).map_err(kube::Error::SerdeError)?;
-        self.ncs(ns).create(&PostParams::default(), &nc).await
+    ) -> Result<DynamicObject, kube::Error> {
+        let gvk = GroupVersionKind::gvk("vitistack.io", "v1alpha1", "NetworkConfiguration");
+        let resource = ApiResource::from_gvk_with_plural(&gvk, "networkconfigurations");
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &resource);
+        let object: DynamicObject = serde_json::from_value(object).map_err(kube::Error::SerdeError)?;
+        api.create(&PostParams::default(), &object).await
     }
 
     /// Replaces `spec.networkInterfaces` (JSON merge patch: the list is replaced whole).

@@ -34,7 +34,10 @@ async fn wait_conflict(w: &World, name: &str) -> anyhow::Result<()> {
 pub async fn run(lane: Lane) -> anyhow::Result<()> {
     let mut w = World::start(lane, "conflicts", WorldOptions::default()).await?;
     super::default_network(&w).await?;
-    w.start_operator(w.operator_config()).await?;
+    // SPEC §3: a Conflict is not retried on a timer but at the resync; short here, so the takeover
+    // after the older NC's deletion is seen within a few seconds whichever path triggers it.
+    w.start_operator(w.operator_config().set("RESYNC_INTERVAL_SECONDS", "5"))
+        .await?;
     let ns = w.ns.clone();
 
     // (a) Someone reserved the device's leased address for another MAC.
@@ -116,7 +119,13 @@ pub async fn run(lane: Lane) -> anyhow::Result<()> {
     w.k8s.wait_gone(&ns, "older", super::REACT).await?;
     let younger = w
         .k8s
-        .wait_nc(&ns, "younger", "Ready after the takeover", super::REACT, is_ready)
+        .wait_nc(
+            &ns,
+            "younger",
+            "Ready after the takeover",
+            std::time::Duration::from_secs(20),
+            is_ready,
+        )
         .await?;
     w.converge(super::REACT).await?;
     for role in Role::BOTH {

@@ -47,7 +47,7 @@ pub async fn run(lane: Lane) -> anyhow::Result<()> {
 /// The retries of one write follow `initial × factor^k`, each delay jittered into [d/2, d].
 async fn backoff_schedule(w: &mut World) -> anyhow::Result<()> {
     let ns = w.ns.clone();
-    let m = super::mac(6, 1, 0);
+    let m = super::mac(0x61, 1, 0);
     w.give_lease(&m, 1).await?;
     let sim = w.kea.sim().ok_or_else(|| anyhow::anyhow!("kea-sim lane"))?;
     let faulty = ATTEMPTS - 1;
@@ -109,7 +109,7 @@ async fn breaker(w: &mut World) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("kea-sim lane"))?
         .clone();
     let fault = sim.inject(Role::Secondary, &Fault::http_status(500)).await?;
-    let (names, _) = super::create_leased_ncs(w, &ns, 6, "breaker", 6, 1).await?;
+    let (names, _) = super::create_leased_ncs(w, &ns, 0x62, "breaker", 6, 1).await?;
     let op = w.operator();
     op.wait_metric(
         "kea_operator_circuit_breaker_state",
@@ -177,7 +177,7 @@ async fn breaker(w: &mut World) -> anyhow::Result<()> {
 /// there exactly once (a timed-out add that Kea applied later must not become a conflict).
 async fn latency_above_timeout(w: &mut World) -> anyhow::Result<()> {
     let ns = w.ns.clone();
-    let m = super::mac(6, 50, 0);
+    let m = super::mac(0x63, 1, 0);
     w.give_lease(&m, 1).await?;
     let sim = w.kea.sim().ok_or_else(|| anyhow::anyhow!("kea-sim lane"))?;
     sim.inject(
@@ -220,7 +220,7 @@ async fn bursts(w: &mut World) -> anyhow::Result<()> {
             sim.inject(role, &fault).await?;
         }
     }
-    let (names, _) = super::create_leased_ncs(w, &ns, 6, "burst", 10, 2).await?;
+    let (names, _) = super::create_leased_ncs(w, &ns, 0x64, "burst", 10, 2).await?;
     w.k8s.wait_all_ready(&ns, &names, super::BATCH_READY).await?;
     let hit = sim
         .log(Role::Primary, 0)
@@ -246,7 +246,7 @@ async fn bursts(w: &mut World) -> anyhow::Result<()> {
 async fn hung_primary(w: &mut World) -> anyhow::Result<()> {
     let ns = w.ns.clone();
     w.kea.set_hung(Role::Primary, true).await?;
-    let (names, _) = super::create_leased_ncs(w, &ns, 6, "hung", 8, 1).await?;
+    let (names, _) = super::create_leased_ncs(w, &ns, 0x65, "hung", 8, 1).await?;
     w.operator()
         .wait_metric(
             "kea_operator_circuit_breaker_state",

@@ -2,6 +2,7 @@
 //! servers with owner markers, every NC Ready with per-server results, metrics counts, Events.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use kube::ResourceExt as _;
 
@@ -80,12 +81,16 @@ pub async fn run(lane: Lane) -> anyhow::Result<()> {
         anyhow::ensure!(owned == 2 * n, "{role}: {owned} owned hosts, expected {}", 2 * n);
     }
 
+    // The gauge is refreshed once a second.
+    w.operator()
+        .wait_metric(
+            "kea_operator_active_network_configurations",
+            &[],
+            Duration::from_secs(5),
+            |v| v == n as f64,
+        )
+        .await?;
     let m = w.operator().metrics().await?;
-    let active = m.value("kea_operator_active_network_configurations", &[]);
-    anyhow::ensure!(
-        active == Some(n as f64),
-        "active_network_configurations {active:?}, expected {n}"
-    );
     let adds = m.sum(
         "kea_operator_dhcp_reservations_total",
         &[("operation", "add"), ("status", "success")],
