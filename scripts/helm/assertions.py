@@ -23,10 +23,10 @@ ALLOWED_KINDS = {
 
 # SPEC §7, rule for rule: (apiGroup, resource, verb).
 CLUSTER_RULES = {
-    *(("vitistack.io", "networkconfigurations", v) for v in ("get", "list", "watch", "update", "patch")),
-    *(("vitistack.io", "networkconfigurations/status", v) for v in ("get", "update", "patch")),
+    *(("vitistack.io", "networkconfigurations", v) for v in ("get", "list", "watch", "patch")),
+    *(("vitistack.io", "networkconfigurations/status", v) for v in ("get", "update")),
     ("vitistack.io", "networkconfigurations/finalizers", "update"),
-    *(("vitistack.io", "networknamespaces", v) for v in ("get", "list", "watch")),
+    *(("vitistack.io", "networknamespaces", v) for v in ("list", "watch")),
     ("events.k8s.io", "events", "create"),
     ("events.k8s.io", "events", "patch"),
 }
