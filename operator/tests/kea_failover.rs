@@ -262,7 +262,7 @@ async fn a_missing_host_cmds_hook_makes_a_server_unhealthy() {
     servers.check_health().await;
     let health = servers.health(ServerId::Primary).unwrap();
     assert!(
-        matches!(&health.health, HealthState::Unhealthy { reason } if reason.contains("host_cmds")),
+        matches!(&health.health, HealthState::Unhealthy { reason, .. } if reason.contains("host_cmds")),
         "{health:?}"
     );
     assert_eq!(servers.active(), ServerId::Secondary);

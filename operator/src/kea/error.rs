@@ -172,7 +172,7 @@ pub enum KeaError {
     CircuitOpen { retry_in: Duration },
     /// The health check marks the server unusable: the call was not sent.
     #[error("server marked unhealthy: {reason}")]
-    Unhealthy { reason: String },
+    Unhealthy { reason: String, class: RequeueClass },
     /// A setting that cannot work (at start, or a password file that became unreadable).
     #[error("{variable}: {message}")]
     Config { variable: &'static str, message: String },
@@ -201,7 +201,12 @@ impl KeaError {
     /// Bounded label for metrics, Events and logs.
     pub fn category(&self) -> &'static str {
         match self {
-            KeaError::Network { .. } | KeaError::Unhealthy { .. } => "network",
+            KeaError::Unhealthy { class, .. } => match class {
+                RequeueClass::Auth => "auth",
+                RequeueClass::Permission => "permission",
+                _ => "network",
+            },
+            KeaError::Network { .. } => "network",
             KeaError::Timeout { .. } => "timeout",
             KeaError::Tls { .. } | KeaError::Unauthorized => "auth",
             KeaError::Forbidden => "permission",
@@ -227,8 +232,10 @@ impl KeaError {
             | KeaError::Protocol { .. }
             | KeaError::DatabaseUnavailable { .. }
             | KeaError::DaemonUnavailable { .. }
-            | KeaError::CircuitOpen { .. }
-            | KeaError::Unhealthy { .. } => RequeueClass::Network,
+            | KeaError::CircuitOpen { .. } => RequeueClass::Network,
+            // The health check's own failure decides: a server refusing our credentials stays
+            // `AuthenticationFailed` while calls fail fast, not `KeaUnavailable`.
+            KeaError::Unhealthy { class, .. } => *class,
             KeaError::Tls { .. } | KeaError::Unauthorized | KeaError::Config { .. } => RequeueClass::Auth,
             KeaError::Forbidden | KeaError::Unsupported { .. } => RequeueClass::Permission,
             KeaError::NotFound { .. } | KeaError::Kea { .. } => RequeueClass::Resource,

@@ -19,7 +19,7 @@ use super::client::{CommandSet, Hook};
 use super::servers::{KeaServers, Slot};
 use super::target::TargetSetting;
 use super::wire::ServerStatus;
-use super::{KeaError, OperationTarget, ServerId};
+use super::{KeaError, OperationTarget, RequeueClass, ServerId};
 
 /// What the health task publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,9 @@ pub enum HealthState {
     Healthy,
     Unhealthy {
         reason: String,
+        /// SPEC §3's class of the failure, so calls refused while unhealthy report the real cause.
+        #[serde(skip)]
+        class: RequeueClass,
     },
 }
 
@@ -166,6 +169,7 @@ impl KeaServers {
             let new_health = match &observation {
                 Err(e) => HealthState::Unhealthy {
                     reason: e.to_string(),
+                    class: e.requeue_class(),
                 },
                 Ok((commands, status)) => {
                     state.missing_hooks = commands.missing_hooks();
@@ -183,10 +187,12 @@ impl KeaServers {
                         let names: Vec<&str> = missing.iter().map(|h| h.as_str()).collect();
                         HealthState::Unhealthy {
                             reason: format!("hook library not loaded: {}", names.join(", ")),
+                            class: RequeueClass::Permission,
                         }
                     } else if status.database_lost {
                         HealthState::Unhealthy {
                             reason: "Kea lost its hosts database connection".into(),
+                            class: RequeueClass::Network,
                         }
                     } else {
                         HealthState::Healthy
@@ -198,7 +204,7 @@ impl KeaServers {
                     state.needs_resync = true;
                     events.push(ServerEvent::Recovered(slot.id));
                 }
-                (previous, HealthState::Unhealthy { reason }) if previous != &new_health => {
+                (previous, HealthState::Unhealthy { reason, .. }) if previous != &new_health => {
                     events.push(ServerEvent::Unhealthy(slot.id, reason.clone()));
                 }
                 _ => {}
@@ -440,14 +446,14 @@ mod tests {
         let only_leases: CommandSet = ["lease4-get-by-hw-address", "subnet4-list"].into_iter().collect();
         servers.observe(primary, Ok((only_leases, status(1, 1, 1))));
         let health = servers.health(ServerId::Primary).unwrap();
-        assert!(matches!(&health.health, HealthState::Unhealthy { reason } if reason.contains("host_cmds")));
+        assert!(matches!(&health.health, HealthState::Unhealthy { reason, .. } if reason.contains("host_cmds")));
         assert_eq!(health.missing_hooks, vec![Hook::HostCmds]);
 
         let mut lost = status(1, 2, 2);
         lost.database_lost = true;
         servers.observe(primary, Ok((all_commands(), lost)));
         let health = servers.health(ServerId::Primary).unwrap();
-        assert!(matches!(&health.health, HealthState::Unhealthy { reason } if reason.contains("database")));
+        assert!(matches!(&health.health, HealthState::Unhealthy { reason, .. } if reason.contains("database")));
         assert!(!health.trusts_not_found());
     }
 

@@ -51,7 +51,7 @@ pub use retry::Backoff;
 pub use servers::{Answered, KeaServers, ServerResult, WriteOutcome};
 pub use target::{OperationTarget, TargetSetting};
 pub use transport::{DEFAULT_MAX_ANSWER_BYTES, Transport};
-pub use wire::{Answer, ConfigSummary, PageCursor, Request, ServerStatus, Version};
+pub use wire::{Answer, ConfigSummary, PageCursor, Request, ServerStatus, Version, parse_answer};
 
 /// Which server of the HA pair; also the `server` label of metrics (never a URL). The domain type,
 /// shared with the planner.

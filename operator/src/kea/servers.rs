@@ -31,7 +31,7 @@ use super::health::{HealthState, ServerEvent, SlotState};
 use super::retry::Backoff;
 use super::target::TargetSetting;
 use super::transport::Transport;
-use super::{KeaError, OperationTarget, ServerId};
+use super::{KeaError, OperationTarget, RequeueClass, ServerId};
 
 /// A value and the server that produced it.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,9 +107,9 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    pub(super) fn unhealthy_reason(&self) -> Option<String> {
+    pub(super) fn unhealthy_reason(&self) -> Option<(String, RequeueClass)> {
         match &self.state.lock().health {
-            HealthState::Unhealthy { reason } => Some(reason.clone()),
+            HealthState::Unhealthy { reason, class } => Some((reason.clone(), *class)),
             _ => None,
         }
     }
@@ -272,8 +272,8 @@ impl KeaServers {
         Fut: Future<Output = Result<T, KeaError>>,
     {
         let slot = self.slot(server).ok_or_else(|| not_configured(server))?;
-        if let Some(reason) = slot.unhealthy_reason() {
-            return Err(KeaError::Unhealthy { reason });
+        if let Some((reason, class)) = slot.unhealthy_reason() {
+            return Err(KeaError::Unhealthy { reason, class });
         }
         let permit = slot
             .breaker
