@@ -48,9 +48,23 @@ fn server(a: u32, b: u32) -> KeaSimBuilder {
 
 /// The default pair: two networks, numbered differently on each server.
 pub fn pair_builder() -> KeaSimPairBuilder {
+    pair_builder_with(|b, _, _| b)
+}
+
+/// The default pair with more configuration per server: `extra(builder, subnet A's id on that
+/// server, is_primary)` (reservations in the configuration, seeded leases, …).
+pub fn pair_builder_with(extra: impl Fn(KeaSimBuilder, u32, bool) -> KeaSimBuilder) -> KeaSimPairBuilder {
     KeaSimPair::builder()
-        .primary(server(PRIMARY_SUBNET, PRIMARY_SUBNET_B))
-        .secondary(server(SECONDARY_SUBNET, SECONDARY_SUBNET_B))
+        .primary(extra(
+            server(PRIMARY_SUBNET, PRIMARY_SUBNET_B),
+            PRIMARY_SUBNET,
+            true,
+        ))
+        .secondary(extra(
+            server(SECONDARY_SUBNET, SECONDARY_SUBNET_B),
+            SECONDARY_SUBNET,
+            false,
+        ))
 }
 
 /// Logs of the operator under test go to the test's output (shown by nextest when a test fails).
