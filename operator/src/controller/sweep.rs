@@ -294,6 +294,24 @@ async fn delete_orphan(ctx: &Context, server: ServerId, host: &Host, subnets: &[
     let Some(marker) = host.instance_marker(ctx.instance()) else {
         return false;
     };
+    // The page may be stale: a reconcile may have deleted or replaced this host meanwhile (another
+    // NC taking the MAC over), and `reservation-del` removes whatever holds the key. Only the host
+    // Kea holds now, unchanged, may be deleted; anything else is judged again by the next sweep.
+    let (subnet, mac) = (host.subnet_id, host.hw_address);
+    let current = ctx
+        .kea
+        .on(server, move |client, target| async move {
+            client.reservation_get(subnet, mac, target).await
+        })
+        .await;
+    match current {
+        Ok(Some(now)) if now.ip_address == host.ip_address && now.user_context == host.user_context => {}
+        Ok(_) => return false,
+        Err(error) => {
+            tracing::warn!(%server, %error, "sweep: cannot re-read an orphan; kept");
+            return false;
+        }
+    }
     let owner = match fresh_owner(ctx, &marker.owner, &marker.uid).await {
         Ok(owner) => owner,
         Err(error) => {
@@ -407,7 +425,11 @@ mod tests {
         let (extra, since) = scope.extra(server, &all);
         assert_eq!(ids(&extra), [1, 2, 3], "first sweep: every subnet");
         scope.swept(server, since, &extra, [SubnetId(2)].into());
-        assert_eq!(ids(&scope.extra(server, &all).0), [2], "only where our hosts were seen");
+        assert_eq!(
+            ids(&scope.extra(server, &all).0),
+            [2],
+            "only where our hosts were seen"
+        );
 
         // A write during the next sweep is kept even though its subnet was paged clean.
         let (extra, since) = scope.extra(server, &all);
