@@ -12,6 +12,7 @@
 pub mod kea;
 pub mod objects;
 pub mod operator;
+pub mod platform;
 pub mod wait;
 
 use kea_operator::crd::{NetworkConfiguration, NetworkNamespace, crd_yaml};
