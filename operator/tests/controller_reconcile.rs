@@ -461,6 +461,55 @@ async fn a_prefix_outside_every_kea_subnet_is_subnet_not_found_and_writes_nothin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_missing_on_one_server_is_subnet_not_found_there_only() {
+    // The secondary lacks network A (a partner configured differently): the primary serves DHCP, so
+    // the NC is Ready, but not in sync, and nothing is written to the secondary.
+    let pair = kea_sim::KeaSimPair::builder()
+        .primary(
+            kea_sim::KeaSim::builder()
+                .subnet(PRIMARY_SUBNET, "10.100.0.0/16")
+                .pool(PRIMARY_SUBNET, "10.100.1.10 - 10.100.1.200"),
+        )
+        .secondary(kea_sim::KeaSim::builder().subnet(SECONDARY_SUBNET_B, "10.200.0.0/16"));
+    let world = testenv::need!(World::start_with("subnet-one-server", pair).await);
+    world.create_nn("net", Some(PREFIX_A)).await;
+    let ip = world.acquire(MAC_1, PRIMARY_SUBNET);
+    let _operator = world.operator(&[]).await;
+    world.create_nc(nc(&world, "vm-1").interface("eth0", MAC_1)).await;
+    let nc = world
+        .wait_nc("vm-1", "Ready, ServersInSync=False SubnetNotFound", |nc| {
+            let ready = condition_state(nc, "Ready");
+            let sync = condition_state(nc, "ServersInSync");
+            (ready == Some(("True".into(), "Reserved".into()))
+                && sync == Some(("False".into(), "SubnetNotFound".into())))
+            .then_some(())
+            .ok_or_else(|| format!("{ready:?} {sync:?}"))
+        })
+        .await;
+    assert_reserved(world.primary(), PRIMARY_SUBNET, MAC_1, ip, &nc, "eth0");
+    assert!(
+        writes(world.secondary()).is_empty(),
+        "{:?}",
+        show(&writes(world.secondary()))
+    );
+    let eth0 = interface(&nc, "eth0");
+    assert_eq!(eth0.state, Some(InterfaceState::Reserved));
+    let secondary = &eth0.servers[1];
+    assert_eq!(
+        (secondary.name.as_str(), secondary.reserved),
+        ("secondary", false)
+    );
+    assert!(
+        secondary.error.as_deref().unwrap_or_default().contains(PREFIX_A),
+        "{secondary:?}"
+    );
+    assert_eq!(
+        annotation(&nc),
+        reservations(&[(Primary, PRIMARY_SUBNET, MAC_1, ip)])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_that_appears_later_is_reserved_within_a_requeue() {
     let world = testenv::need!(World::start("lease-later").await);
     world.create_nn("net", Some(PREFIX_A)).await;

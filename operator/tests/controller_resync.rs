@@ -108,13 +108,8 @@ async fn dry_run_sends_no_reservation_writes() {
 
     // Several sweeps (every second) pass the orphan without deleting it.
     let sweeps = until("three sweeps", Duration::from_secs(10), async || {
-        let (_, metrics) = operator.get("/metrics").await;
-        let count = metrics
-            .lines()
-            .find(|l| l.starts_with("kea_operator_sweeps_total{server=\"secondary\",result=\"success\"}"))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0);
+        let series = "kea_operator_sweeps_total{server=\"secondary\",result=\"success\"}";
+        let count = operator.metric(series).await.unwrap_or(0.0);
         (count >= 3.0)
             .then_some(count)
             .ok_or_else(|| format!("{count} sweeps"))

@@ -98,6 +98,14 @@ impl Operator {
     pub async fn get(&self, path: &str) -> (u16, String) {
         http_get(self.http, path).await
     }
+
+    /// The value of one series of `/metrics`, e.g. `kea_operator_leader_status` or
+    /// `kea_operator_sweeps_total{server="primary",result="success"}` (labels as rendered).
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let (status, body) = self.get("/metrics").await;
+        assert_eq!(status, 200, "/metrics: {body}");
+        metric_value(&body, series)
+    }
 }
 
 impl Drop for Operator {
@@ -126,6 +134,13 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (status, dechunk(&body))
+}
+
+/// The value of `series` in an OpenMetrics text.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
 }
 
 /// Decodes a chunked body (axum streams /metrics); plain bodies pass through.
