@@ -23,11 +23,27 @@ test: setup
     REQUIRE_REAL_ENV=1 cargo nextest run --workspace --no-fail-fast
     cargo test --workspace --doc
 
-# Everything CI runs, in order, each step timed
+# Everything CI runs, in order, each step timed (.ci/run calls this through ./dev ci)
 ci:
     scripts/timed setup just setup
     scripts/timed lint just lint
     scripts/timed test just test
+    scripts/timed conformance just conformance
+    scripts/timed chart just chart
+    scripts/timed images just images-smoke
+    scripts/timed e2e-local just e2e-local
+    scripts/timed e2e-real-kea just e2e-real-kea
+    scripts/timed e2e-containers just e2e-containers
+    scripts/timed e2e-kind-check just e2e --check
+    scripts/timed fuzz just fuzz 30
+
+# Fuzz every cargo-fuzz target for SECONDS each (default 60) on stable Rust; a crash fails
+fuzz SECONDS="60" *TARGETS:
+    scripts/fuzz.sh {{SECONDS}} {{TARGETS}}
+
+# Benchmark kea-sim against real Kea 3.0.4 (reservation-get, wrk, 8 connections); prints a BENCH line
+bench SECONDS="10":
+    scripts/bench/kea-throughput.sh {{SECONDS}} 8
 
 # Run kea-sim with the example config (Kea socket 127.0.0.1:8000, admin API 127.0.0.1:8001)
 kea-sim *ARGS:
@@ -58,7 +74,7 @@ kube-up *ARGS:
 # kea-sim against Kea 3.0.4: every recorded case (kea-sim and live real Kea) and differential runs
 conformance:
     scripts/provision-kea.sh
-    REQUIRE_REAL_ENV=1 cargo test --no-fail-fast -p kea-sim --test conformance --test differential -- --nocapture
+    REQUIRE_REAL_ENV=1 cargo nextest run --workspace --no-fail-fast --no-capture -E 'package(kea-sim) & (binary(conformance) | binary(differential))'
 
 # Re-record the expected answers of every conformance case from real Kea (CONFORMANCE_FILTER=part limits it)
 conformance-record:
