@@ -100,22 +100,26 @@ pub async fn reconcile(nc: &NetworkConfiguration, ctx: &Context) -> Result<Actio
 
     let plan = planner::plan(&input);
     let dry_run = ctx.config.controller.dry_run;
+    // Each write starts from the object the previous one returned: the final annotation is compared
+    // with the intent just written (not the one read), and the status and finalizer writes carry the
+    // current resourceVersion instead of meeting our own annotation write as a 409.
+    let mut latest = nc.clone();
     if !plan.is_noop() && !dry_run {
         let intent = plan.intent_annotation();
         if intent != annotation {
-            kube_io::write_annotation(&ctx.client, nc, &intent).await?;
+            latest = kube_io::write_annotation(&ctx.client, &latest, &intent).await?;
         }
     }
     let results = execute::execute_all(ctx, plan.actions()).await;
     let applied = plan.into_applied(results);
     if !dry_run {
-        kube_io::write_annotation(&ctx.client, nc, &applied.annotation()).await?;
+        latest = kube_io::write_annotation(&ctx.client, &latest, &applied.annotation()).await?;
     }
     events::publish(&ctx.recorder, nc, &applied.events()).await;
 
     let now = jiff::Timestamp::now();
     let requeue_config = ctx.config.requeue;
-    let update = kube_io::write_status(&ctx.client, nc, |previous| {
+    let (update, latest) = kube_io::write_status(&ctx.client, &latest, |previous| {
         status::render(&applied, previous, now, &requeue_config)
     })
     .await?;
@@ -127,7 +131,7 @@ pub async fn reconcile(nc: &NetworkConfiguration, ctx: &Context) -> Result<Actio
         .any(|c| c.type_ == status::SERVERS_IN_SYNC && c.status == "True");
     if update.ready && in_sync && nc.has_legacy_finalizer() {
         // The Go operator's hosts are adopted everywhere: its finalizers are no longer needed.
-        kube_io::drop_legacy_finalizers(&ctx.client, nc).await?;
+        kube_io::drop_legacy_finalizers(&ctx.client, &latest).await?;
     }
 
     Ok(requeue(ctx, &identity.uid, &update))

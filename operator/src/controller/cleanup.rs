@@ -102,8 +102,9 @@ pub async fn cleanup(nc: &NetworkConfiguration, ctx: &Context, why: Why) -> Resu
         match why {
             Why::Deleting => kube_io::release_finalizers(&ctx.client, nc).await?,
             Why::ProviderChanged => {
-                kube_io::write_annotation(&ctx.client, nc, &Reservations::default()).await?;
-                kube_io::release_finalizers(&ctx.client, nc).await?;
+                // The finalizer write carries the resourceVersion: start from the annotation write's.
+                let latest = kube_io::write_annotation(&ctx.client, nc, &Reservations::default()).await?;
+                kube_io::release_finalizers(&ctx.client, &latest).await?;
             }
         }
         ctx.note_success(&identity.uid);

@@ -89,43 +89,45 @@ async fn set_finalizers(
 }
 
 /// Writes the annotation when its rendering differs from what the object carries (removed when empty).
+/// Returns the object as it is now (the written one, or the input when nothing changed): later
+/// writes of the same reconcile start from it, so their comparisons and resourceVersions are current.
 pub async fn write_annotation(
     client: &kube::Client,
     nc: &NetworkConfiguration,
     reservations: &Reservations,
-) -> Result<(), Error> {
+) -> Result<NetworkConfiguration, Error> {
     let current = nc.annotations().get(ANNOTATION);
     let wanted = (!reservations.is_empty()).then(|| reservations.render());
     if current == wanted.as_ref() {
-        return Ok(());
+        return Ok(nc.clone());
     }
     let patch = json!({ "metadata": { "annotations": { ANNOTATION: wanted } } });
-    api(client, nc)
+    let written = api(client, nc)
         .patch(&nc.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
-    Ok(())
+    Ok(written)
 }
 
 /// Read-modify-write of the status: `render` computes the new status from the one just read; the
 /// write carries that read's resourceVersion and is retried on 409. Nothing is written when the
-/// status would not change.
+/// status would not change. Returns the update and the object as it is now.
 pub async fn write_status(
     client: &kube::Client,
     nc: &NetworkConfiguration,
     render: impl Fn(Option<&NetworkConfigurationStatus>) -> StatusUpdate,
-) -> Result<StatusUpdate, Error> {
+) -> Result<(StatusUpdate, NetworkConfiguration), Error> {
     let api = api(client, nc);
     let name = nc.name_any();
     let mut current = nc.clone();
     for attempt in 0..STATUS_ATTEMPTS {
         let update = render(current.status.as_ref());
         if !update.changed {
-            return Ok(update);
+            return Ok((update, current));
         }
         let mut next = current.clone();
         next.status = Some(update.status.clone());
         match api.replace_status(&name, &PostParams::default(), &next).await {
-            Ok(_) => return Ok(update),
+            Ok(written) => return Ok((update, written)),
             Err(kube::Error::Api(status)) if status.code == 409 && attempt + 1 < STATUS_ATTEMPTS => {
                 current = api.get_status(&name).await?;
             }
