@@ -175,7 +175,7 @@ async fn an_nc_of_another_provider_is_ignored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_change_removes_the_reservations_and_the_finalizer() {
     let world = testenv::need!(World::start("provider-change").await);
-    let (_nc, _operator) = converged(&world, &[]).await;
+    let (_nc, operator) = converged(&world, &[]).await;
     world
         .edit_nc("vm-1", |nc| nc.spec.provider = "other".into())
         .await;
@@ -192,6 +192,12 @@ async fn a_provider_change_removes_the_reservations_and_the_finalizer() {
     );
     no_hosts(world.primary()).unwrap();
     no_hosts(world.secondary()).unwrap();
+    // Done in one clean reconcile: no write of its own met as a conflict.
+    let (_, metrics) = operator.get("/metrics").await;
+    assert!(
+        !metrics.contains("kea_operator_reconciliation_errors_total"),
+        "{metrics}"
+    );
 
     // Back to kea: reserved again (the device still holds its lease).
     world.edit_nc("vm-1", |nc| nc.spec.provider = "Kea".into()).await;

@@ -94,6 +94,16 @@ async fn foreign_reservations_are_conflicts_and_never_changed() {
         "{eth1:?}"
     );
     assert!(condition(&nc, "Ready").unwrap().message.contains("eth0"));
+    // The refused add is not recorded as reserved (the intent written before it is replaced).
+    let nc = world
+        .wait_nc("vm-1", "nothing recorded", |nc| {
+            annotation(nc)
+                .is_empty()
+                .then_some(())
+                .ok_or_else(|| "recorded".into())
+        })
+        .await;
+    assert!(annotation(&nc).is_empty());
     let events = world.events_for("vm-1").await;
     assert!(
         events
@@ -170,7 +180,7 @@ async fn the_go_operators_hosts_are_adopted_and_its_finalizer_replaced() {
     let world = testenv::need!(World::start_with("adopt", pair).await);
     world.create_nn("net", Some(PREFIX_A)).await;
     assert_eq!(world.acquire(MAC_1, PRIMARY_SUBNET), ip(50));
-    let _operator = world.operator(&[]).await;
+    let operator = world.operator(&[]).await;
     world
         .create_nc(nc(&world, "adopted").legacy_finalized().interface("eth0", MAC_1))
         .await;
@@ -191,6 +201,17 @@ async fn the_go_operators_hosts_are_adopted_and_its_finalizer_replaced() {
         assert_reserved(sim, subnet, MAC_1, ip(50), &adopted, "eth0");
     }
     world.wait_event("adopted", "ReservationAdopted", MAC_1).await;
+    // Replacing the finalizer is part of a clean reconcile, not a failure retried.
+    let (_, metrics) = operator.get("/metrics").await;
+    assert!(
+        !metrics.contains("kea_operator_reconciliation_errors_total"),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("errors"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     let differs = world.wait_ready_reason("differs", false, "Conflict").await;
     assert_eq!(interface(&differs, "eth0").state, Some(InterfaceState::Conflict));

@@ -145,6 +145,16 @@ async fn create_reserves_every_leased_mac_on_both_servers() {
         }
     }
 
+    // The operator's own writes follow each other without meeting themselves as conflicts.
+    let conflicts: Vec<_> = world
+        .env
+        .audit_events_in(&world.ns)
+        .expect("audit log")
+        .into_iter()
+        .filter(|e| e.resource == "networkconfigurations" && e.code == Some(409))
+        .collect();
+    assert!(conflicts.is_empty(), "{conflicts:?}");
+
     // Converged: no further writes to Kea, and the status is not rewritten.
     let writes_before = (writes(world.primary()).len(), writes(world.secondary()).len());
     assert_eq!(writes_before, (2, 2), "exactly one add per MAC and server");
