@@ -198,6 +198,9 @@ async fn update_adds_a_mac_removes_a_mac_and_follows_a_rename() {
         assert_eq!(owned_by(sim, &before).len(), 2);
     }
 
+    // Timestamps have a resolution of one second: let one pass, so a rewritten
+    // lastTransitionTime would show.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     // eth0 renamed to lan0 (same MAC), eth1 removed, eth2 added.
     world
         .edit_nc("vm-1", |nc| {
@@ -223,6 +226,13 @@ async fn update_adds_a_mac_removes_a_mac_and_follows_a_rename() {
                 .ok_or_else(|| "not yet".into())
         })
         .await;
+    // Ready stayed True: its lastTransitionTime is kept, its observedGeneration follows.
+    let (was, now) = (
+        condition(&before, "Ready").unwrap(),
+        condition(&nc, "Ready").unwrap(),
+    );
+    assert_eq!(now.last_transition_time, was.last_transition_time);
+    assert_eq!(now.observed_generation, Some(2));
 
     for (sim, subnet) in servers(&world, false) {
         assert_reserved(sim, subnet, MAC_1, ip_1, &nc, "lan0");
