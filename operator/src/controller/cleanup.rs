@@ -125,8 +125,27 @@ pub async fn cleanup(nc: &NetworkConfiguration, ctx: &Context, why: Why) -> Resu
         .await?;
     }
     let failures = ctx.note_failure(&identity.uid);
-    let delay = ctx.backoff.delay(ctx.config.requeue.network, failures);
-    Ok(Action::requeue(spread(delay)))
+    let delay = spread(ctx.backoff.delay(ctx.config.requeue.network, failures));
+    Ok(Action::requeue(until_deadline(nc, ctx, why, now, delay)))
+}
+
+/// The retry delay, cut to the cleanup deadline while deleting: the finalizer is released when
+/// `KEA_CLEANUP_TIMEOUT_SECONDS` has passed, not at the next step of the per-object backoff (which
+/// doubles up to 15 minutes and would overshoot a 10-minute timeout by far).
+fn until_deadline(
+    nc: &NetworkConfiguration,
+    ctx: &Context,
+    why: Why,
+    now: jiff::Timestamp,
+    delay: std::time::Duration,
+) -> std::time::Duration {
+    const AT_LEAST: std::time::Duration = std::time::Duration::from_millis(100);
+    let Some(started) = kube_io::deletion_started(nc).filter(|_| why == Why::Deleting) else {
+        return delay;
+    };
+    let elapsed = now.duration_since(started).unsigned_abs();
+    let remaining = ctx.config.controller.cleanup_timeout.saturating_sub(elapsed);
+    delay.min(remaining.max(AT_LEAST))
 }
 
 fn nc_ref(nc: &NetworkConfiguration) -> k8s_openapi::api::core::v1::ObjectReference {
