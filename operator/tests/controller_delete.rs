@@ -109,9 +109,23 @@ async fn a_server_down_during_deletion_keeps_the_nc_deleting_until_it_returns() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cleanup_timeout_releases_the_finalizer_and_the_sweep_removes_the_leftover() {
     let world = testenv::need!(World::start("delete-timeout").await);
-    let (nc, _operator) = converged(&world, &[("--kea-cleanup-timeout-seconds", "2")]).await;
+    let (nc, _operator) = converged(&world, &[("--kea-cleanup-timeout-seconds", "3")]).await;
     world.secondary().set_down(true).await;
     world.delete_nc("vm-1").await;
+    // Not before the timeout (the deletion timestamp has a resolution of one second)...
+    holds(
+        "the finalizer is kept until the timeout",
+        Duration::from_secs(2),
+        async || {
+            world
+                .get_nc("vm-1")
+                .await
+                .map(|_| ())
+                .ok_or_else(|| "released early".into())
+        },
+    )
+    .await;
+    // ...but once it passed, although the secondary still cannot confirm.
     world.wait_gone("vm-1").await;
     no_hosts(world.primary()).unwrap();
     assert_eq!(
@@ -127,6 +141,28 @@ async fn the_cleanup_timeout_releases_the_finalizer_and_the_sweep_removes_the_le
         no_hosts(world.secondary())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cleanup_timeout_is_kept_whatever_the_retry_backoff() {
+    // Retries back off 2 s, 4 s, 8 s …: without regard for the deadline, the first retry after the
+    // 4 s timeout would come at about 6 s.
+    let (timeout, network) = (4, 2);
+    let world = testenv::need!(World::start("delete-deadline").await);
+    let flags = [
+        ("--kea-cleanup-timeout-seconds", "4"),
+        ("--requeue-network-seconds", "2"),
+    ];
+    let (_nc, _operator) = converged(&world, &flags).await;
+    world.secondary().set_down(true).await;
+    let deleted = tokio::time::Instant::now();
+    world.delete_nc("vm-1").await;
+    world.wait_gone("vm-1").await;
+    let took = deleted.elapsed();
+    assert!(
+        took < Duration::from_secs(timeout + 1),
+        "released {took:?} after the deletion; timeout {timeout} s, retries every {network} s doubling"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
