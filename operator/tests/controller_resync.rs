@@ -7,7 +7,9 @@ mod controller_support;
 use std::time::Duration;
 
 use controller_support::kea::{assert_reserved, check_reserved, show, summary, wait_for, writes};
-use controller_support::objects::{annotation, condition, has_finalizer, interface, nc};
+use controller_support::objects::{
+    annotation, condition, condition_state, has_finalizer, interface, is_converged, nc,
+};
 use controller_support::wait::{holds, until};
 use controller_support::{PREFIX_A, PRIMARY_SUBNET, SECONDARY_SUBNET, World, pair_builder_with};
 use kea_operator::crd::{InterfaceState, Phase};
@@ -68,6 +70,40 @@ async fn reservations_wiped_by_a_kea_restart_are_restored_at_once() {
         assert_reserved(sim, subnet, MAC_2, ip_2, &nc, "eth1");
         assert_eq!(sim.hosts().len(), 2, "{}: {:?}", sim.name(), summary(sim));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_down_at_creation_is_caught_up_when_it_returns() {
+    let world = testenv::need!(World::start("partner-down").await);
+    world.create_nn("net", Some(PREFIX_A)).await;
+    let ip = world.acquire(MAC_1, PRIMARY_SUBNET);
+    world.secondary().set_down(true).await;
+    let _operator = world.operator(&[("--resync-interval-seconds", "600")]).await;
+    world.create_nc(nc(&world, "vm-1").interface("eth0", MAC_1)).await;
+
+    // The primary serves DHCP: Ready; the partner's maintenance shows as not in sync only.
+    let nc = world
+        .wait_nc("vm-1", "Ready, ServersInSync=False KeaUnavailable", |nc| {
+            let ready = condition_state(nc, "Ready");
+            let sync = condition_state(nc, "ServersInSync");
+            (ready == Some(("True".into(), "Reserved".into()))
+                && sync == Some(("False".into(), "KeaUnavailable".into())))
+            .then_some(())
+            .ok_or_else(|| format!("{ready:?} {sync:?}"))
+        })
+        .await;
+    assert_reserved(world.primary(), PRIMARY_SUBNET, MAC_1, ip, &nc, "eth0");
+    let secondary = &interface(&nc, "eth0").servers[1];
+    assert!(!secondary.reserved && secondary.error.is_some(), "{secondary:?}");
+
+    // Back: caught up right after the recovery (the periodic sweep is 10 minutes away).
+    world.secondary().set_down(false).await;
+    let nc = world
+        .wait_nc_within("vm-1", "in sync", Duration::from_secs(10), |nc| {
+            is_converged(nc).then_some(()).ok_or_else(|| "not yet".into())
+        })
+        .await;
+    assert_reserved(world.secondary(), SECONDARY_SUBNET, MAC_1, ip, &nc, "eth0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
