@@ -9,6 +9,7 @@
 //! - [`k8s::K8s`]: NetworkNamespaces, NetworkConfigurations, conditions, Events.
 //! - [`scenarios`]: the 13 scenarios of the suite, each `run(lane)`; `tests/scenarios.rs` runs them
 //!   in the lane `E2E_LANE` names (`just e2e-local`, `e2e-real-kea`, `e2e-containers`).
+//! - [`sandbox`]: the local sandbox of `just demo` (`src/bin/demo.rs`), built from the same pieces.
 //!
 //! docs/testing.md ("End-to-end") explains the lanes and how to read a failure.
 
@@ -21,6 +22,7 @@ pub mod lane;
 pub mod operator;
 pub mod rbac;
 pub mod run;
+pub mod sandbox;
 pub mod scenarios;
 pub mod wait;
 pub mod world;
