@@ -476,7 +476,7 @@ impl Sandbox {
   Kubernetes: a real API server serving the CRDs, not core/v1 (no Pods, no Namespaces), so kubectl's
   table view, which needs /api discovery, fails here; --raw works (jq is optional):
     export KUBECONFIG={kubeconfig}
-    kubectl get --raw {ncs_path} | jq .
+    kubectl get --raw {ncs_path} | jq '.items[] | {{name: .metadata.name, status}}'
     kubectl get --raw /apis/vitistack.io/v1alpha1/namespaces/{ns}/networknamespaces | jq .
 
   Kea control API (kea-sim HA pair):
@@ -495,7 +495,7 @@ impl Sandbox {
   One more machine: its device obtains a lease, then its NC is declared and reserved:
     curl -s -X POST http://127.0.0.1:{admin}/dhcp/acquire -H 'Content-Type: application/json' -d '{{"mac":"{try_mac}"}}'
     kubectl create --raw {ncs_path} -f {dir}/{try_name}.json
-    kubectl get --raw {ncs_path}/{try_name} | jq .status
+    kubectl get --raw {ncs_path}/{try_name} | jq .status     # a second later
 
   kea-operator: http://127.0.0.1:{op}/metrics   (/healthz, /readyz)
     log:      {dir}/operator.log
