@@ -8,6 +8,7 @@ use super::output::{EventType, InterfacePlan, PlannedEvent, Verdict};
 use crate::core::error_class::Reason;
 use crate::core::mac::Mac;
 use crate::core::namespace::PrefixError;
+use crate::core::subnet_match::{PrefixSubnets, SubnetMatchError, prefix_subnets};
 
 impl<'a> Builder<'a> {
     /// Step 1: MAC syntax and duplicates. Invalid ones never block the others.
@@ -94,7 +95,25 @@ impl<'a> Builder<'a> {
             Some(ServerState::Unavailable { reason, message }) => {
                 Some((*reason, format!("{active}: {message}")))
             }
-            Some(ServerState::Available { .. }) => None,
+            // SPEC §2 step 3 before step 4: a prefix that no subnet of the active server can hold
+            // never gets a lease inside it, so waiting for one would wait forever.
+            Some(ServerState::Available { subnets, .. }) => {
+                let prefix = self.input.prefix.as_ref().ok()?.trunc();
+                match prefix_subnets(subnets, prefix) {
+                    PrefixSubnets::Single(_) => None,
+                    PrefixSubnets::Ambiguous(err) => {
+                        Some((Reason::SubnetNotFound, format!("{active}: {err}")))
+                    }
+                    PrefixSubnets::PerAddress if subnets.iter().any(|s| prefix.contains(&s.prefix)) => None,
+                    PrefixSubnets::PerAddress => {
+                        let err = SubnetMatchError::NotFound {
+                            prefix,
+                            address: None,
+                        };
+                        Some((Reason::SubnetNotFound, format!("{active}: {err}")))
+                    }
+                }
+            }
         }
     }
 
