@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 
 use crate::core::Mac;
 use crate::core::annotation::{ANNOTATION, Reservations};
@@ -19,7 +20,7 @@ use crate::core::status;
 use crate::crd::NetworkConfiguration;
 
 use super::apply::spread;
-use super::context::Context;
+use super::context::{Context, NcGuard};
 use super::error::Error;
 use super::{events, execute, gather, kube_io};
 
@@ -109,6 +110,7 @@ pub async fn cleanup(nc: &NetworkConfiguration, ctx: &Context, why: Why) -> Resu
         }
         ctx.note_success(&identity.uid);
         tracing::info!(nc = %identity.owner(), ?why, "reservations removed; finalizer released");
+        requeue_other_declarers(ctx, nc, &macs);
         return Ok(Action::await_change());
     }
 
@@ -146,6 +148,17 @@ fn until_deadline(
     let elapsed = now.duration_since(started).unsigned_abs();
     let remaining = ctx.config.controller.cleanup_timeout.saturating_sub(elapsed);
     delay.min(remaining.max(AT_LEAST))
+}
+
+/// NCs that declare one of these MACs too may own them now (SPEC §2.5: the younger takes over once
+/// the older is gone): reconcile them at once instead of at their conflict resync.
+fn requeue_other_declarers(ctx: &Context, nc: &NetworkConfiguration, macs: &BTreeSet<Mac>) {
+    let own = ObjectRef::<NcGuard>::new(&nc.name_any()).within(&nc.namespace().unwrap_or_default());
+    for reference in ctx.mac_index.declarers(macs.iter().copied()) {
+        if reference != own {
+            let _ = ctx.requeue.send(reference);
+        }
+    }
 }
 
 fn nc_ref(nc: &NetworkConfiguration) -> k8s_openapi::api::core::v1::ObjectReference {

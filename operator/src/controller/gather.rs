@@ -126,8 +126,12 @@ async fn read_hosts(
     server: ServerId,
     keys: BTreeSet<(SubnetId, Mac)>,
 ) -> Result<Vec<Host>, KeaError> {
-    if let Some(health) = ctx.kea.health(server)
-        && !health.trusts_not_found()
+    // Only a lost hosts database makes "not found" untrue; an unhealthy server refuses the reads
+    // itself, with the class of its failure (a 401 stays AuthenticationFailed).
+    if ctx
+        .kea
+        .health(server)
+        .is_some_and(|h| h.status.as_ref().is_some_and(|s| s.database_lost))
     {
         return Err(KeaError::DatabaseUnavailable {
             command: "reservation-get".into(),

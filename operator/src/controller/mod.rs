@@ -36,6 +36,11 @@ pub const CONTROLLER: &str = "networkconfiguration";
 
 /// One reconcile of one NetworkConfiguration.
 pub async fn reconcile(obj: Arc<NcGuard>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Followers keep their watches warm but never write; becoming leader reconciles everything.
+    if !ctx.is_leader() {
+        ctx.health.tick();
+        return Ok(Action::await_change());
+    }
     let timer = ctx.metrics.reconcile_timer();
     let result = reconcile_inner(&obj, &ctx).await;
     ctx.health.tick();
@@ -46,10 +51,6 @@ pub async fn reconcile(obj: Arc<NcGuard>, ctx: Arc<Context>) -> Result<Action, E
 }
 
 async fn reconcile_inner(obj: &NcGuard, ctx: &Context) -> Result<Action, Error> {
-    // Followers keep their watches warm but never write; becoming leader reconciles everything.
-    if !ctx.is_leader() {
-        return Ok(Action::await_change());
-    }
     let nc: &NetworkConfiguration = match &obj.0 {
         Ok(nc) => nc,
         Err(invalid) => {

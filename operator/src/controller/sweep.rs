@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -125,6 +126,9 @@ impl SweepScope {
     }
 }
 
+/// How soon a failed sweep is tried again (at most; a shorter resync interval wins).
+const RETRY_FAILED_SWEEP: Duration = Duration::from_secs(5);
+
 /// Runs sweeps until `shutdown`: on the interval, on server restart/recovery, on becoming leader.
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let mut events = ctx.kea.subscribe();
@@ -139,10 +143,20 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         result = synced.wait_for(|synced| *synced) => if result.is_err() { return },
     }
     let mut leadership_open = true;
+    // A sweep that failed (a server still coming back: breaker open, database reconnecting) is
+    // retried soon rather than at the next interval, so a recovered server is re-synced promptly.
+    let mut failed: BTreeSet<ServerId> = BTreeSet::new();
+    let retry_every = ctx
+        .config
+        .controller
+        .resync_interval
+        .min(RETRY_FAILED_SWEEP)
+        .max(Duration::from_millis(200));
     loop {
         let servers: Vec<ServerId> = tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = interval.tick() => ctx.kea.ids(),
+            _ = tokio::time::sleep(retry_every), if !failed.is_empty() => failed.iter().copied().collect(),
             changed = leadership.changed(), if leadership_open => {
                 if changed.is_err() {
                     leadership_open = false;
@@ -167,6 +181,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
         for server in servers {
             match sweep_server(&ctx, server).await {
                 Ok(report) => {
+                    failed.remove(&server);
                     ctx.metrics.record_sweep(server, true);
                     ctx.metrics
                         .record_orphans_removed(server, report.orphans_removed as u64);
@@ -175,9 +190,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
                         orphans_removed = report.orphans_removed, requeued = report.requeued,
                         conflicts = report.conflicts, "sweep done");
                 }
+                Err(SweepError::NotLeader) => {}
                 Err(error) => {
+                    failed.insert(server);
                     ctx.metrics.record_sweep(server, false);
-                    tracing::warn!(%server, %error, "sweep failed; retried at the next interval or event");
+                    tracing::warn!(%server, %error, retry_in_ms = retry_every.as_millis() as u64, "sweep failed; retrying");
                 }
             }
         }
