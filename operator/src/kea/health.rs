@@ -133,12 +133,17 @@ impl KeaServers {
     /// server, and publishes events.
     pub async fn check_health(&self) {
         let checks = self.inner.slots.iter().map(|slot| async move {
-            let observation: Observation = async {
+            let observe = || async {
                 let commands = slot.client.list_commands().await?;
                 let status = slot.client.status_get().await?;
-                Ok((commands, status))
+                Ok::<_, KeaError>((commands, status))
+            };
+            let mut observation: Observation = observe().await;
+            // A keep-alive connection the server closed (it restarted) fails the first request on
+            // it; one immediate second try tells that from a server that is really gone.
+            if matches!(observation, Err(KeaError::Network { .. })) {
+                observation = observe().await;
             }
-            .await;
             let restarted = self.observe(slot, observation);
             // After a restart (or at first contact) `auto` resolves the target again: the
             // server's configuration may have changed.
@@ -446,14 +451,18 @@ mod tests {
         let only_leases: CommandSet = ["lease4-get-by-hw-address", "subnet4-list"].into_iter().collect();
         servers.observe(primary, Ok((only_leases, status(1, 1, 1))));
         let health = servers.health(ServerId::Primary).unwrap();
-        assert!(matches!(&health.health, HealthState::Unhealthy { reason, .. } if reason.contains("host_cmds")));
+        assert!(
+            matches!(&health.health, HealthState::Unhealthy { reason, .. } if reason.contains("host_cmds"))
+        );
         assert_eq!(health.missing_hooks, vec![Hook::HostCmds]);
 
         let mut lost = status(1, 2, 2);
         lost.database_lost = true;
         servers.observe(primary, Ok((all_commands(), lost)));
         let health = servers.health(ServerId::Primary).unwrap();
-        assert!(matches!(&health.health, HealthState::Unhealthy { reason, .. } if reason.contains("database")));
+        assert!(
+            matches!(&health.health, HealthState::Unhealthy { reason, .. } if reason.contains("database"))
+        );
         assert!(!health.trusts_not_found());
     }
 
