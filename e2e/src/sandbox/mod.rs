@@ -578,3 +578,9 @@ impl Signals {
         }
     }
 }
+
+/// The Rust examples of the kea-sim guide (`docs/kea-sim.md`) run as doctests of this crate, so the
+/// guide cannot drift from the library: `cargo test -p e2e --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/kea-sim.md")]
+pub struct KeaSimGuide;
