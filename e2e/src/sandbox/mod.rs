@@ -161,6 +161,7 @@ impl Clock {
 /// A running sandbox.
 pub struct Sandbox {
     pub dir: PathBuf,
+    operator_bin: PathBuf,
     pub ports: PortPlan,
     kube: KubeEnv,
     k8s: K8s,
@@ -234,6 +235,7 @@ impl Sandbox {
         let k8s = K8s::new(kube.client().await?);
         Ok(Sandbox {
             dir,
+            operator_bin,
             ports,
             kube,
             k8s,
@@ -498,6 +500,8 @@ impl Sandbox {
     kubectl get --raw {ncs_path}/{try_name} | jq .status     # a second later
 
   kea-operator: http://127.0.0.1:{op}/metrics   (/healthz, /readyz)
+    # the preflight, against the sandbox's Kea pair:
+    KEA_URL=http://127.0.0.1:{kp}/ KEA_SECONDARY_URL=http://127.0.0.1:{ks}/ {bin} check
     log:      {dir}/operator.log
     settings: {dir}/operator.env   (instance "{instance}", leader Lease in {lease_ns})
   kea-sim log: {dir}/kea-sim.log
@@ -506,6 +510,7 @@ impl Sandbox {
 "#,
             try_name = try_nc.name,
             kubeconfig = self.kube.kubeconfig_path().display(),
+            bin = self.operator_bin.display(),
             kp = p.kea_primary,
             ks = p.kea_secondary,
             admin = p.admin,
