@@ -81,6 +81,8 @@ pub enum SandboxError {
     NotReady { what: &'static str, detail: String },
     #[error("{0}")]
     NotConverged(String),
+    #[error("{0} is not empty and was not made by a sandbox (no {MARKER} in it); choose another --dir")]
+    ForeignDir(PathBuf),
 }
 
 impl SandboxError {
@@ -101,6 +103,7 @@ impl SandboxError {
             SandboxError::Exited { .. } => "exited",
             SandboxError::NotReady { .. } => "not-ready",
             SandboxError::NotConverged(_) => "not-converged",
+            SandboxError::ForeignDir(_) => "foreign-dir",
         }
     }
 
@@ -137,6 +140,28 @@ pub fn default_dir() -> PathBuf {
         Some(cache) => PathBuf::from(cache).join("demo"),
         None => std::env::temp_dir().join("kea-operator-demo"),
     }
+}
+
+/// The file that marks a run directory as the sandbox's, so a restart may empty it.
+const MARKER: &str = ".kea-operator-sandbox";
+
+/// Empties a previous sandbox's run directory, or creates a new one. A non-empty directory without
+/// the marker is refused: `--dir` pointing at the wrong place must not cost anyone their files.
+fn prepare_dir(dir: &Path) -> Result<(), SandboxError> {
+    let has_entries = std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+    if has_entries {
+        if !dir.join(MARKER).is_file() {
+            return Err(SandboxError::ForeignDir(dir.to_path_buf()));
+        }
+        std::fs::remove_dir_all(dir).map_err(SandboxError::io(dir))?;
+    }
+    std::fs::create_dir_all(dir).map_err(SandboxError::io(dir))?;
+    let marker = dir.join(MARKER);
+    std::fs::write(
+        &marker,
+        "kea-operator sandbox run directory (just demo); emptied at its next start\n",
+    )
+    .map_err(SandboxError::io(&marker))
 }
 
 /// Prints progress with the time since the start.
@@ -192,8 +217,7 @@ impl Sandbox {
             sim_bin.display()
         ));
         let dir = options.dir.clone();
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(SandboxError::io(&dir))?;
+        prepare_dir(&dir)?;
         let ports = if options.free_ports {
             PortPlan::free()?
         } else {
@@ -581,6 +605,31 @@ impl Signals {
             _ = self.interrupt.recv() => "SIGINT",
             _ = self.terminate.recv() => "SIGTERM",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_sandbox_directory_is_emptied() {
+        let base = std::env::temp_dir().join(format!("sandbox-dir-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        // New: created and marked.
+        prepare_dir(&base).expect("a new directory");
+        std::fs::write(base.join("operator.log"), "old run").expect("write");
+        // A sandbox's: emptied.
+        prepare_dir(&base).expect("a marked directory");
+        assert!(!base.join("operator.log").exists());
+        assert!(base.join(MARKER).is_file());
+        // Someone else's: refused and left alone.
+        std::fs::remove_file(base.join(MARKER)).expect("unmark");
+        std::fs::write(base.join("precious.txt"), "keep").expect("write");
+        let err = prepare_dir(&base).expect_err("an unmarked, non-empty directory");
+        assert_eq!(err.category(), "foreign-dir");
+        assert!(base.join("precious.txt").is_file());
+        let _ = std::fs::remove_dir_all(&base);
     }
 }
 
