@@ -31,6 +31,7 @@ ci:
     scripts/timed conformance just conformance
     scripts/timed chart just chart
     scripts/timed images just images-smoke
+    scripts/timed demo just demo-check
     scripts/timed e2e-local just e2e-local
     scripts/timed e2e-real-kea just e2e-real-kea
     scripts/timed e2e-containers just e2e-containers

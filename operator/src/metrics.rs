@@ -141,7 +141,7 @@ impl Metrics {
         // Counters get `_total` appended by the encoder.
         registry.register(
             "kea_operator_dhcp_reservations",
-            "Reservation writes by operation (add, delete), status (success, failure, conflict, dry_run) and Kea subnet",
+            "Reservation writes by operation (add, delete, replace, adopt), status (success, error, conflict, dry_run) and Kea subnet",
             m.reservations.clone(),
         );
         registry.register(
@@ -332,7 +332,7 @@ impl Metrics {
 
     // --- controller --------------------------------------------------------------------------
 
-    /// A reservation write: `operation` add/delete, `status` success/failure/conflict/dry_run.
+    /// A reservation write: `operation` add/delete/replace/adopt, `status` success/error/conflict/dry_run.
     pub fn record_reservation(&self, operation: &'static str, status: &'static str, subnet: SubnetId) {
         self.reservations
             .get_or_create(&ReservationLabels {

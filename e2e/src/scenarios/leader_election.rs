@@ -109,7 +109,7 @@ pub async fn run(lane: Lane) -> anyhow::Result<()> {
         "takeover after {takeover:?}, lease duration {LEASE_SECS} s"
     );
     eprintln!("leader-election: takeover after kill -9 in {takeover:?}");
-    let (more, _) = super::create_leased_ncs(&mut w, &ns, 10, "second", 5, 1).await?;
+    let (more, _) = super::create_leased_ncs(&mut w, &ns, 11, "second", 5, 1).await?;
     w.k8s.wait_all_ready(&ns, &more, super::BATCH_READY).await?;
     no_duplicate_writes(&w).await?;
 
@@ -131,7 +131,7 @@ pub async fn run(lane: Lane) -> anyhow::Result<()> {
         handover < Duration::from_secs(LEASE_SECS),
         "handover after a graceful stop took {handover:?}: the Lease was not released"
     );
-    let (last, _) = super::create_leased_ncs(&mut w, &ns, 10, "third", 3, 1).await?;
+    let (last, _) = super::create_leased_ncs(&mut w, &ns, 12, "third", 3, 1).await?;
     w.k8s.wait_all_ready(&ns, &last, super::BATCH_READY).await?;
     no_duplicate_writes(&w).await?;
     w.finish().await

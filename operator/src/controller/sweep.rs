@@ -49,6 +49,8 @@ pub enum SweepError {
     Kea(#[from] KeaError),
     #[error("the server's hosts database is down; its answers are not trusted until it recovers")]
     Untrusted,
+    #[error("the server is unhealthy: {0}")]
+    Unhealthy(String),
     #[error("not the leader")]
     NotLeader,
 }
@@ -58,6 +60,7 @@ impl SweepError {
         match self {
             SweepError::Kea(e) => e.category(),
             SweepError::Untrusted => "database_unavailable",
+            SweepError::Unhealthy(_) => "unhealthy",
             SweepError::NotLeader => "not_leader",
         }
     }
@@ -206,9 +209,7 @@ pub async fn sweep_server(ctx: &Context, server: ServerId) -> Result<SweepReport
     if !ctx.is_leader() {
         return Err(SweepError::NotLeader);
     }
-    if ctx.kea.health(server).is_some_and(|h| !h.trusts_not_found()) {
-        return Err(SweepError::Untrusted);
-    }
+    check_trusted(ctx, server)?;
     ctx.subnets.invalidate(server);
     let subnets = ctx.subnets.get(&ctx.kea, server).await?;
     let nns = ctx.valid_nns();
@@ -240,9 +241,7 @@ pub async fn sweep_server(ctx: &Context, server: ServerId) -> Result<SweepReport
     report.hosts = hosts.len();
     // The pages were read without the hosts database being known down; check again before acting
     // on what they did not show.
-    if ctx.kea.health(server).is_some_and(|h| !h.trusts_not_found()) {
-        return Err(SweepError::Untrusted);
-    }
+    check_trusted(ctx, server)?;
     let plan = plan_sweep(server, ctx.instance(), &sweep_ncs, &subnets, &hosts);
 
     let by_uid: HashMap<&str, &NetworkConfiguration> = ncs
@@ -282,6 +281,20 @@ pub async fn sweep_server(ctx: &Context, server: ServerId) -> Result<SweepReport
         .collect();
     ctx.sweep_scope.swept(server, since, &paged, ours);
     Ok(report)
+}
+
+/// A sweep acts on what pages did *not* show: only from a healthy server whose hosts database is up.
+fn check_trusted(ctx: &Context, server: ServerId) -> Result<(), SweepError> {
+    let Some(health) = ctx.kea.health(server) else {
+        return Ok(());
+    };
+    if health.status.as_ref().is_some_and(|s| s.database_lost) {
+        return Err(SweepError::Untrusted);
+    }
+    if let crate::kea::HealthState::Unhealthy { reason, .. } = &health.health {
+        return Err(SweepError::Unhealthy(reason.clone()));
+    }
+    Ok(())
 }
 
 /// The sweep's view of one NC (None for objects without the metadata the API server always sets).

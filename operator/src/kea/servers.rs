@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
 use crate::config::{HaWriteMode, KeaConfig};
 use crate::metrics::Metrics;
 
-use super::breaker::{Breaker, Permit};
+use super::breaker::{Breaker, BreakerState, Permit};
 use super::client::KeaClient;
 use super::config_write::ConfigWriteRequest;
 use super::health::{HealthState, ServerEvent, SlotState};
@@ -288,8 +288,13 @@ impl KeaServers {
                 }
                 Err(e) => {
                     let exhausted = retry + 1 >= self.inner.backoff.attempts();
-                    // Stop early when the health task has meanwhile marked the server unhealthy.
-                    if !e.is_retryable() || exhausted || slot.unhealthy_reason().is_some() {
+                    // Stop early when the health task marked the server unhealthy or other calls
+                    // opened its breaker meanwhile: an open breaker means nothing more is sent.
+                    if !e.is_retryable()
+                        || exhausted
+                        || slot.unhealthy_reason().is_some()
+                        || slot.breaker.state() == BreakerState::Open
+                    {
                         self.record(slot, permit, !e.is_server_failure());
                         return Err(e);
                     }
@@ -316,6 +321,16 @@ impl KeaServers {
         for round in 0..attempts {
             errors.clear();
             for (i, slot) in order.iter().enumerate() {
+                // Other calls opened this server's breaker since our last round: send nothing more.
+                if permits[i].is_some() && slot.breaker.state() == BreakerState::Open {
+                    errors.push((
+                        slot.id,
+                        KeaError::CircuitOpen {
+                            retry_in: Duration::ZERO,
+                        },
+                    ));
+                    continue;
+                }
                 if permits[i].is_none() {
                     match slot.breaker.try_acquire() {
                         Ok(permit) => permits[i] = Some(permit),

@@ -7,6 +7,7 @@ use super::input::ServerState;
 use super::output::{EventType, InterfacePlan, PlannedEvent, Verdict};
 use crate::core::error_class::Reason;
 use crate::core::mac::Mac;
+use crate::core::model::ServerId;
 use crate::core::namespace::PrefixError;
 use crate::core::subnet_match::{PrefixSubnets, SubnetMatchError, prefix_subnets};
 
@@ -85,7 +86,24 @@ impl<'a> Builder<'a> {
             return Some((reason, e.to_string()));
         }
         let Some(active) = self.input.active else {
-            return Some((Reason::KeaUnavailable, "no Kea server is usable".into()));
+            // Every server failed: say why (a refused password is AuthenticationFailed, not an outage).
+            let mut failures: Vec<(ServerId, Reason, &str)> = self
+                .input
+                .servers
+                .iter()
+                .filter_map(|s| match &s.state {
+                    ServerState::Unavailable { reason, message } => Some((s.id, *reason, message.as_str())),
+                    ServerState::Available { .. } => None,
+                })
+                .collect();
+            failures.sort_by_key(|(id, _, _)| *id);
+            return Some(match failures.first() {
+                Some((_, reason, _)) => {
+                    let all: Vec<String> = failures.iter().map(|(id, _, m)| format!("{id}: {m}")).collect();
+                    (*reason, format!("no Kea server is usable ({})", all.join("; ")))
+                }
+                None => (Reason::KeaUnavailable, "no Kea server is usable".into()),
+            });
         };
         match self.input.server(active).map(|s| &s.state) {
             None => Some((
