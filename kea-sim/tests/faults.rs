@@ -30,6 +30,42 @@ async fn latency_and_jitter_delay_answers() {
 }
 
 #[tokio::test]
+async fn a_request_is_applied_even_when_the_client_gives_up_during_latency() {
+    // Like Kea: a timed-out client does not cancel the command it sent.
+    let sim = KeaSim::start().await;
+    sim.inject(
+        Fault::latency(Duration::from_millis(400))
+            .on_command("reservation-add")
+            .times(1),
+    );
+    let c = reqwest::Client::builder()
+        .tls_backend_preconfigured(
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        )
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let add = r#"{"command":"reservation-add","arguments":{"operation-target":"memory","reservation":{"subnet-id":1,"hw-address":"02:00:00:00:00:09","ip-address":"10.100.9.9"}}}"#;
+    let r = post_with(&c, &sim.url(), add).await;
+    assert!(r.unwrap_err().is_timeout());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        sim.hosts().iter().any(|h| h.identifier == "02:00:00:00:00:09"),
+        "the add took effect: {:?}",
+        sim.hosts()
+    );
+    let log = sim.received_commands();
+    assert_eq!(log[0].command.as_deref(), Some("reservation-add"));
+    assert_eq!(log[0].result, Some(0));
+}
+
+#[tokio::test]
 async fn hang_never_answers() {
     let sim = KeaSim::start().await;
     sim.inject(Fault::hang().times(1));

@@ -234,7 +234,19 @@ async fn handle(
         has_content_length: parts.headers.contains_key(hyper::header::CONTENT_LENGTH),
         remote: peer.ip(),
     };
-    match process(&endpoint, input).await {
+    // Like Kea, a request that arrived is processed to the end even when the client hangs up
+    // meanwhile (a client timeout during injected latency): the command still takes effect and is
+    // logged. So it runs in a task of its own that dropping this connection does not cancel.
+    let processing = endpoint.clone();
+    let processed = tokio::spawn(async move { process(&processing, input).await }).await;
+    let output = match processed {
+        Ok(output) => output,
+        Err(e) => {
+            tracing::error!(error = %e, "request processing failed");
+            return to_response(500, Bytes::from(super::stock_body(500)), None, &[]);
+        }
+    };
+    match output {
         HttpOutput::Answer {
             status,
             body,
