@@ -10,6 +10,7 @@ use crate::lane::Lane;
 use crate::world::{World, WorldOptions};
 
 const REQUEUE_AUTH_SECS: u64 = 4;
+const REQUEST_WINDOW_MS: u64 = REQUEUE_AUTH_SECS * 2500;
 
 pub async fn run(lane: Lane) -> anyhow::Result<()> {
     let auth = KeaAuth {
@@ -56,40 +57,23 @@ pub async fn run(lane: Lane) -> anyhow::Result<()> {
         "not live: a wrong password must not stall it"
     );
 
-    if let Some(sim) = w.kea.sim() {
-        // Requeue timing, measured from the lease lookups of this MAC in a window of two and a
-        // half auth requeues: rounds of attempts are REQUEUE_AUTH_SECONDS apart, not 1 s.
-        let mut marks = Vec::new();
-        for role in Role::BOTH {
-            marks.push(sim.log_mark(role).await?);
-        }
-        let window = Duration::from_millis(REQUEUE_AUTH_SECS * 2500);
-        tokio::time::sleep(window).await;
-        let mut arrivals = Vec::new();
-        for (role, mark) in Role::BOTH.into_iter().zip(marks) {
-            arrivals.extend(
-                super::requests_for(&w, role, &m, mark)
-                    .await?
-                    .into_iter()
-                    .filter(|r| r.command.as_deref() == Some("lease4-get-by-hw-address"))
-                    .map(|r| r.unix_micros),
-            );
-        }
-        arrivals.sort_unstable();
-        // A round: attempts less than a second apart (per-call retries, the other server).
-        let mut rounds = 0;
-        let mut last: Option<i64> = None;
-        for t in &arrivals {
-            if last.is_none_or(|l| t - l > 1_000_000) {
-                rounds += 1;
-            }
-            last = Some(*t);
-        }
-        anyhow::ensure!(
-            (1..=3).contains(&rounds),
-            "{rounds} reconcile rounds in {window:?} (REQUEUE_AUTH_SECONDS={REQUEUE_AUTH_SECS}, network requeue 1 s): {arrivals:?}"
-        );
-    }
+    // Requeue timing, from the operator's own "reconciled" lines for this NC over two and a half
+    // auth requeues: rounds are REQUEUE_AUTH_SECONDS apart, not the 1 s network requeue. (Kea sees
+    // no requests at all: the health check marked both servers unhealthy, so calls fail fast.)
+    let marker = format!("\"nc\":\"{ns}/locked\"");
+    let reconciles = |logs: &str| {
+        logs.lines()
+            .filter(|l| l.contains("\"message\":\"reconciled\"") && l.contains(&marker))
+            .count()
+    };
+    let before = reconciles(&w.operators[idx].logs());
+    let window = Duration::from_millis(REQUEST_WINDOW_MS);
+    tokio::time::sleep(window).await;
+    let rounds = reconciles(&w.operators[idx].logs()) - before;
+    anyhow::ensure!(
+        (1..=3).contains(&rounds),
+        "{rounds} reconcile rounds in {window:?} (REQUEUE_AUTH_SECONDS={REQUEUE_AUTH_SECS}, network requeue 1 s)"
+    );
     for role in Role::BOTH {
         anyhow::ensure!(
             super::hosts_of(&w, role, &m).await?.is_empty(),

@@ -47,6 +47,10 @@ pub async fn reconcile(obj: Arc<NcGuard>, ctx: Arc<Context>) -> Result<Action, E
     if result.is_ok() {
         timer.succeeded();
     }
+    match &result {
+        Ok(action) => tracing::debug!(nc = %mac_index::describe(&obj), ?action, "reconciled"),
+        Err(error) => tracing::debug!(nc = %mac_index::describe(&obj), %error, "reconcile failed"),
+    }
     result
 }
 
