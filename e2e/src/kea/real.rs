@@ -21,6 +21,8 @@ fn with_auth(b: KeaBuilder) -> KeaBuilder {
 pub struct RealPair {
     pair: HaPair,
     down: [bool; 2],
+    /// SIGSTOPped: it would never answer, so leases go to the other server only.
+    hung: [bool; 2],
     pool: AddressPool,
 }
 
@@ -39,6 +41,7 @@ impl RealPair {
         Ok(RealPair {
             pair: builder.start().await?,
             down: [false; 2],
+            hung: [false; 2],
             pool: AddressPool::default(),
         })
     }
@@ -86,7 +89,7 @@ impl KeaBackend for RealPair {
             let ip = self.pool.next(subnet_id)?;
             let mut added = false;
             for role in Role::BOTH {
-                if !self.down[role as usize] {
+                if !self.down[role as usize] && !self.hung[role as usize] {
                     added |= api::add_lease(self.client(role)?, ip, mac, subnet_id).await?;
                 }
             }
@@ -116,6 +119,7 @@ impl KeaBackend for RealPair {
 
     async fn set_hung(&mut self, role: Role, hung: bool) -> Result<(), BackendError> {
         self.server(role).pause(hung);
+        self.hung[role as usize] = hung;
         Ok(())
     }
 
