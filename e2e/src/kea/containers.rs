@@ -188,13 +188,26 @@ impl KeaBackend for ContainerPair {
         loop {
             let ip = self.pool.next(subnet_id)?;
             let mut added = false;
+            let mut last_error = None;
+            let mut answered = false;
             for role in Role::BOTH {
                 if !self.down[role as usize] {
-                    added |= api::add_lease(&self.servers[role as usize].kea, ip, mac, subnet_id).await?;
+                    // A server under an injected fault (HTTP 500 on everything) misses the lease, as
+                    // a partner that is down would; one server holding it is enough.
+                    match api::add_lease(&self.servers[role as usize].kea, ip, mac, subnet_id).await {
+                        Ok(a) => {
+                            answered = true;
+                            added |= a;
+                        }
+                        Err(e) => last_error = Some(e),
+                    }
                 }
             }
             if added {
                 return Ok(ip);
+            }
+            if !answered && let Some(e) = last_error {
+                return Err(e);
             }
         }
     }

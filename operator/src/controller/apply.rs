@@ -17,7 +17,7 @@ use kube::runtime::controller::Action;
 
 use crate::core::Mac;
 use crate::core::annotation::{ANNOTATION, Reservations};
-use crate::core::error_class::jitter;
+use crate::core::error_class::{Requeue, jitter};
 use crate::core::namespace::resolve_prefix;
 use crate::core::planner::{self, NcIdentity, PlanInput, mac_claims};
 use crate::core::status;
@@ -157,8 +157,12 @@ fn requeue(ctx: &Context, uid: &str, update: &status::StatusUpdate) -> Action {
             .network_interfaces
             .iter()
             .any(|i| i.state == Some(crate::crd::InterfaceState::Error));
+    let base = match update.requeue {
+        Requeue::After(delay) => delay,
+        Requeue::Resync | Requeue::AwaitChange => ctx.config.controller.resync_interval,
+    };
     let failures = if kea_failing {
-        ctx.note_failure(uid)
+        ctx.note_failure(uid, base)
     } else {
         ctx.note_success(uid);
         1

@@ -126,7 +126,7 @@ pub async fn cleanup(nc: &NetworkConfiguration, ctx: &Context, why: Why) -> Resu
         })
         .await?;
     }
-    let failures = ctx.note_failure(&identity.uid);
+    let failures = ctx.note_failure(&identity.uid, ctx.config.requeue.network);
     let delay = spread(ctx.backoff.delay(ctx.config.requeue.network, failures));
     Ok(Action::requeue(until_deadline(nc, ctx, why, now, delay)))
 }

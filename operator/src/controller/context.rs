@@ -2,6 +2,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -25,6 +28,24 @@ use super::sweep::SweepScope;
 pub type NcGuard = DeserializeGuard<NetworkConfiguration>;
 pub type NnGuard = DeserializeGuard<NetworkNamespace>;
 
+/// Consecutive failures of one object, and when the last counted one happened.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Failures {
+    count: u32,
+    last: Option<Instant>,
+}
+
+impl Failures {
+    fn note(&mut self, now: Instant, base: Duration) -> u32 {
+        if self.last.is_some_and(|last| now.duration_since(last) < base / 2) {
+            return self.count.max(1);
+        }
+        self.count = self.count.saturating_add(1);
+        self.last = Some(now);
+        self.count
+    }
+}
+
 pub struct Context {
     pub client: kube::Client,
     pub kea: KeaServers,
@@ -47,7 +68,7 @@ pub struct Context {
     pub health: Arc<Health>,
     pub backoff: Backoff,
     /// Consecutive failed reconciles per object uid (per-object backoff; reset on success).
-    pub failures: Mutex<HashMap<String, u32>>,
+    pub failures: Mutex<HashMap<String, Failures>>,
     /// Asks the controller to reconcile an object (the sweep's requeues).
     pub requeue: mpsc::UnboundedSender<ObjectRef<NcGuard>>,
 }
@@ -74,12 +95,22 @@ impl Context {
             .collect()
     }
 
-    /// Records a failed reconcile of `uid`; returns the count including this one.
-    pub fn note_failure(&self, uid: &str) -> u32 {
+    /// Records a failed reconcile of `uid` whose retry would come after `base`; returns the count of
+    /// consecutive failures including this one. Failures closer together than half of `base` (a
+    /// burst of watch events, leadership, a requeue) are one attempt, not several: the backoff
+    /// grows per retry, not per trigger.
+    pub fn note_failure(&self, uid: &str, base: Duration) -> u32 {
         let mut failures = self.failures.lock();
-        let count = failures.entry(uid.to_string()).or_insert(0);
-        *count = count.saturating_add(1);
-        *count
+        let now = Instant::now();
+        let entry = failures
+            .entry(uid.to_string())
+            .or_insert(Failures { count: 0, last: None });
+        if entry.last.is_some_and(|last| now.duration_since(last) < base / 2) {
+            return entry.count.max(1);
+        }
+        entry.count = entry.count.saturating_add(1);
+        entry.last = Some(now);
+        entry.count
     }
 
     pub fn note_success(&self, uid: &str) {
@@ -88,5 +119,24 @@ impl Context {
 
     pub fn instance(&self) -> &str {
         &self.config.controller.instance
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_failures_counts_once_and_retries_count_each() {
+        let base = Duration::from_secs(4);
+        let start = Instant::now();
+        let mut failures = Failures::default();
+        // Three triggers within milliseconds (watch event, leadership, NN change): one attempt.
+        assert_eq!(failures.note(start, base), 1);
+        assert_eq!(failures.note(start + Duration::from_millis(5), base), 1);
+        assert_eq!(failures.note(start + Duration::from_millis(40), base), 1);
+        // The requeued retries: each counts.
+        assert_eq!(failures.note(start + Duration::from_secs(4), base), 2);
+        assert_eq!(failures.note(start + Duration::from_secs(12), base), 3);
     }
 }

@@ -93,7 +93,7 @@ pub fn error_policy(obj: Arc<NcGuard>, error: &Error, ctx: Arc<Context>) -> Acti
     ctx.metrics
         .record_reconciliation_error(error.category(), CONTROLLER);
     let uid = obj.meta().uid.clone().unwrap_or_default();
-    let failures = ctx.note_failure(&uid);
+    let failures = ctx.note_failure(&uid, std::time::Duration::from_secs(1));
     let delay = ctx.backoff.delay(std::time::Duration::from_secs(1), failures);
     tracing::warn!(nc = %mac_index::describe(&obj), %error, retry_in_s = delay.as_secs(), "reconcile failed");
     Action::requeue(apply::spread(delay))
