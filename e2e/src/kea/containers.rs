@@ -194,7 +194,7 @@ impl KeaBackend for ContainerPair {
                 if !self.down[role as usize] {
                     // A server under an injected fault (HTTP 500 on everything) misses the lease, as
                     // a partner that is down would; one server holding it is enough.
-                    match api::add_lease(&self.servers[role as usize].kea, ip, mac, subnet_id).await {
+                    match add_lease_retrying(&self.servers[role as usize].kea, ip, mac, subnet_id).await {
                         Ok(a) => {
                             answered = true;
                             added |= a;
@@ -279,5 +279,26 @@ impl KeaBackend for ContainerPair {
             .map(|s| format!("{} log:\n{}", s.name, docker::logs_tail(s.container.id(), lines)))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+/// `lease4-add` through a server's Kea port, retried a few times: the scenarios inject random 5xx
+/// bursts there, and a device would simply ask again.
+async fn add_lease_retrying(
+    client: &KeaClient,
+    ip: Ipv4Addr,
+    mac: &str,
+    subnet_id: u32,
+) -> Result<bool, BackendError> {
+    let mut attempt = 0;
+    loop {
+        match api::add_lease(client, ip, mac, subnet_id).await {
+            Ok(added) => return Ok(added),
+            Err(_) if attempt < 10 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }

@@ -100,17 +100,11 @@ impl Context {
     /// burst of watch events, leadership, a requeue) are one attempt, not several: the backoff
     /// grows per retry, not per trigger.
     pub fn note_failure(&self, uid: &str, base: Duration) -> u32 {
-        let mut failures = self.failures.lock();
-        let now = Instant::now();
-        let entry = failures
+        self.failures
+            .lock()
             .entry(uid.to_string())
-            .or_insert(Failures { count: 0, last: None });
-        if entry.last.is_some_and(|last| now.duration_since(last) < base / 2) {
-            return entry.count.max(1);
-        }
-        entry.count = entry.count.saturating_add(1);
-        entry.last = Some(now);
-        entry.count
+            .or_default()
+            .note(Instant::now(), base)
     }
 
     pub fn note_success(&self, uid: &str) {
