@@ -200,13 +200,24 @@ fn step2_no_usable_server_writes_nothing() {
 fn step2_no_usable_server_reports_why_a_refused_password_is_authentication_failed() {
     let plan = Fixture::new()
         .interface("eth0", "aa:bb:cc:dd:ee:01")
-        .unavailable(P, Reason::AuthenticationFailed, "Kea refused the credentials (HTTP 401)")
-        .unavailable(S, Reason::AuthenticationFailed, "Kea refused the credentials (HTTP 401)")
+        .unavailable(
+            P,
+            Reason::AuthenticationFailed,
+            "Kea refused the credentials (HTTP 401)",
+        )
+        .unavailable(
+            S,
+            Reason::AuthenticationFailed,
+            "Kea refused the credentials (HTTP 401)",
+        )
         .active(None)
         .plan();
     let (reason, message) = plan.blocked().expect("blocked");
     assert_eq!(reason, Reason::AuthenticationFailed);
-    assert!(message.contains("primary: Kea refused the credentials"), "{message}");
+    assert!(
+        message.contains("primary: Kea refused the credentials"),
+        "{message}"
+    );
     assert!(plan.is_noop());
 }
 

@@ -50,7 +50,7 @@ impl NetworkConfiguration {
         self
     }
 
-    pub fn uid(mut self, uid: &str) -> Self {
+    pub fn with_uid(mut self, uid: &str) -> Self {
         self.metadata.uid = Some(uid.into());
         self
     }
