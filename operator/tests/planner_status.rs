@@ -109,6 +109,16 @@ fn status_servers_in_sync_false_when_a_partner_is_down_but_ready_stays_true() {
         Requeue::After(Duration::from_secs(30)),
         "the partner is retried"
     );
+    assert!(!update.in_sync);
+    let backoff = Backoff {
+        floor: Duration::from_secs(1),
+        cap: Duration::from_secs(300),
+    };
+    assert_eq!(
+        requeue_after(&update, &backoff, 1, Duration::from_secs(300)),
+        Some(Duration::from_secs(30)),
+        "Ready on the primary alone still schedules the partner's retry"
+    );
     assert_eq!(update.status.phase, Some(Phase::Ready));
     let servers = &update.status.network_interfaces[0].servers;
     assert_eq!(

@@ -182,6 +182,12 @@ pub trait KeaBackend: Send + Sync {
     /// kea-sim's admin API (faults, request log), when Kea is kea-sim.
     fn sim(&self) -> Option<&SimControl>;
 
+    /// Whether [`Self::hosts`] still answers for a server under [`Self::set_hung`]: only when the hang
+    /// is kea-sim's fault. A paused container or a SIGSTOPped Kea freezes its reads too.
+    fn readable_while_hung(&self) -> bool {
+        false
+    }
+
     /// What the servers logged last (for a failure report).
     fn log_tail(&self, lines: usize) -> String;
 }

@@ -206,6 +206,10 @@ impl KeaBackend for SimPair {
         Ok(())
     }
 
+    fn readable_while_hung(&self) -> bool {
+        true
+    }
+
     async fn set_hung(&mut self, role: Role, hung: bool) -> Result<(), BackendError> {
         let slot = &mut self.hangs[role as usize];
         match (hung, slot.take()) {

@@ -41,6 +41,9 @@ impl AdminError {
     }
 }
 
+/// How long an admin request may take before it fails with a transport error.
+pub const ADMIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A client of one kea-sim admin API (`http://HOST:PORT/`).
 #[derive(Clone, Debug)]
 pub struct AdminClient {
@@ -66,6 +69,9 @@ impl AdminClient {
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .no_proxy()
+            // A frozen simulator (a paused container, a SIGSTOPped process) must fail the caller's
+            // test, not hang it; every admin request answers in milliseconds otherwise.
+            .timeout(ADMIN_TIMEOUT)
             .build()
             .map_err(|e| AdminError::Setup(e.to_string()))?;
         Ok(AdminClient {

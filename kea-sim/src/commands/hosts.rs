@@ -236,6 +236,26 @@ fn with_dbs<T>(dbs: &[Arc<HostDb>], mut f: impl FnMut(&mut HostStore) -> T) -> V
     dbs.iter().map(|db| f(&mut db.hosts.lock())).collect()
 }
 
+/// What `collect` finds in each source the operation target names: memory first, then every
+/// hosts database, in Kea's order for the `reservation-get-*` answers.
+fn from_sources(
+    node: &Node,
+    cfg: &ServerConfig,
+    target: Target,
+    collect: impl Fn(&HostStore) -> Vec<Element>,
+) -> Result<Vec<Element>, CmdError> {
+    let mut out = Vec::new();
+    if target.memory() {
+        out.extend(collect(&node.read().memory));
+    }
+    if target.database() {
+        for v in with_dbs(&node.alternate_sources(cfg)?, |s| collect(s)) {
+            out.extend(v);
+        }
+    }
+    Ok(out)
+}
+
 /// `reservation-add`.
 pub fn add(node: &Node, args: Option<&Element>) -> CmdResult {
     let args = args.ok_or_else(|| CmdError::error("no parameters specified for the command"))?;
@@ -346,16 +366,7 @@ pub fn get_by_address(node: &Node, args: Option<&Element>) -> CmdResult {
             .map(|(_, h)| h.to_element4_with_subnet())
             .collect()
     };
-    let mut out = Vec::new();
-    if target.memory() {
-        out.extend(collect(&node.read().memory));
-    }
-    if target.database() {
-        for v in with_dbs(&node.alternate_sources(&cfg)?, |s| collect(s)) {
-            out.extend(v);
-        }
-    }
-    Ok(hosts_answer(out))
+    Ok(hosts_answer(from_sources(node, &cfg, target, collect)?))
 }
 
 /// `reservation-get-all`.
@@ -371,16 +382,7 @@ pub fn get_all(node: &Node, args: Option<&Element>) -> CmdResult {
             .map(|(_, h)| h.to_element4_with_subnet())
             .collect()
     };
-    let mut out = Vec::new();
-    if target.memory() {
-        out.extend(collect(&node.read().memory));
-    }
-    if target.database() {
-        for v in with_dbs(&node.alternate_sources(&cfg)?, |s| collect(s)) {
-            out.extend(v);
-        }
-    }
-    Ok(hosts_answer(out))
+    Ok(hosts_answer(from_sources(node, &cfg, target, collect)?))
 }
 
 /// `reservation-get-page`: pages memory (source 0) then each database (1, 2, ...);
@@ -591,16 +593,7 @@ pub fn get_by_id(node: &Node, args: Option<&Element>) -> CmdResult {
             .map(|(_, h)| h.to_element4_with_subnet())
             .collect()
     };
-    let mut out = Vec::new();
-    if target.memory() {
-        out.extend(collect(&node.read().memory));
-    }
-    if target.database() {
-        for v in with_dbs(&node.alternate_sources(&cfg)?, |s| collect(s)) {
-            out.extend(v);
-        }
-    }
-    Ok(hosts_answer(out))
+    Ok(hosts_answer(from_sources(node, &cfg, target, collect)?))
 }
 
 /// `reservation-get-by-hostname`.
@@ -627,14 +620,5 @@ pub fn get_by_hostname(node: &Node, args: Option<&Element>) -> CmdResult {
             .map(|(_, h)| h.to_element4_with_subnet())
             .collect()
     };
-    let mut out = Vec::new();
-    if target.memory() {
-        out.extend(collect(&node.read().memory));
-    }
-    if target.database() {
-        for v in with_dbs(&node.alternate_sources(&cfg)?, |s| collect(s)) {
-            out.extend(v);
-        }
-    }
-    Ok(hosts_answer(out))
+    Ok(hosts_answer(from_sources(node, &cfg, target, collect)?))
 }

@@ -124,12 +124,7 @@ pub async fn reconcile(nc: &NetworkConfiguration, ctx: &Context) -> Result<Actio
     })
     .await?;
 
-    let in_sync = update
-        .status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == status::SERVERS_IN_SYNC && c.status == "True");
-    if update.ready && in_sync && nc.has_legacy_finalizer() {
+    if update.ready && update.in_sync && nc.has_legacy_finalizer() {
         // The Go operator's hosts are adopted everywhere: its finalizers are no longer needed.
         kube_io::drop_legacy_finalizers(&ctx.client, &latest).await?;
     }
@@ -137,26 +132,25 @@ pub async fn reconcile(nc: &NetworkConfiguration, ctx: &Context) -> Result<Actio
     Ok(requeue(ctx, &identity.uid, &update))
 }
 
-/// The requeue after a reconcile: none when Ready (drift is the sweep's job), else the failure
-/// class's delay stretched by per-object backoff and spread by jitter.
+/// The requeue after a reconcile: none when Ready on every server (drift is the sweep's job), else
+/// the failure class's delay stretched by per-object backoff and spread by jitter.
 fn requeue(ctx: &Context, uid: &str, update: &status::StatusUpdate) -> Action {
-    if update.ready {
+    if update.ready && update.in_sync {
         ctx.note_success(uid);
         return Action::await_change();
     }
     // Waiting (for a lease, a prefix, a subnet) or an invalid MAC is not a failure: it keeps its
     // class delay, so a device that obtains a lease is noticed within one interval. Only Kea
     // failures back off per object.
-    let kea_failing = update
+    let kea_failing = update.status.conditions.iter().any(|c| {
+        (c.type_ == status::READY || c.type_ == status::SERVERS_IN_SYNC)
+            && c.status == "False"
+            && KEA_FAILURE_REASONS.contains(&c.reason.as_str())
+    }) || update
         .status
-        .conditions
+        .network_interfaces
         .iter()
-        .any(|c| c.type_ == status::READY && KEA_FAILURE_REASONS.contains(&c.reason.as_str()))
-        || update
-            .status
-            .network_interfaces
-            .iter()
-            .any(|i| i.state == Some(crate::crd::InterfaceState::Error));
+        .any(|i| i.state == Some(crate::crd::InterfaceState::Error));
     let base = match update.requeue {
         Requeue::After(delay) => delay,
         Requeue::Resync | Requeue::AwaitChange => ctx.config.controller.resync_interval,

@@ -35,6 +35,8 @@ pub struct StatusUpdate {
     pub changed: bool,
     /// `Ready` is True.
     pub ready: bool,
+    /// `ServersInSync` is True: nothing is left to retry on any server.
+    pub in_sync: bool,
     /// When to reconcile again (before per-object backoff): the soonest of every failure's class.
     pub requeue: Requeue,
 }
@@ -99,6 +101,7 @@ pub fn render(
         changed: previous != Some(&status),
         status,
         ready: ready.ok,
+        in_sync: in_sync.ok,
         requeue,
     }
 }
@@ -117,6 +120,7 @@ pub fn render_deleting(
         changed: previous != Some(&status),
         status,
         ready: false,
+        in_sync: false,
         requeue: Requeue::AwaitChange,
     }
 }
@@ -297,7 +301,10 @@ pub fn requeue_after(
     consecutive_failures: u32,
     resync_interval: Duration,
 ) -> Option<Duration> {
-    if update.ready {
+    // Ready with a partner that missed its writes is not done: the partner is retried at its
+    // failure's delay (Kea HA does not replicate reservations; nothing else would bring them over
+    // before the next sweep).
+    if update.ready && update.in_sync {
         return None;
     }
     backoff
