@@ -106,6 +106,44 @@ async fn a_partner_down_at_creation_is_caught_up_when_it_returns() {
     assert_reserved(world.secondary(), SECONDARY_SUBNET, MAC_1, ip, &nc, "eth0");
 }
 
+/// The partner stays healthy (its health probes pass) but refuses the writes: no recovery event will
+/// come, and the periodic sweep is far away; the NC's own requeue brings the partner up to date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_that_failed_the_writes_is_retried_by_the_requeue() {
+    let world = testenv::need!(World::start("partner-5xx").await);
+    world.create_nn("net", Some(PREFIX_A)).await;
+    let ip = world.acquire(MAC_1, PRIMARY_SUBNET);
+    world
+        .secondary()
+        .inject(kea_sim::Fault::http_status(500).on_command("reservation-add"));
+    let _operator = world
+        .operator(&[
+            ("--resync-interval-seconds", "600"),
+            ("--requeue-network-seconds", "1"),
+        ])
+        .await;
+    world.create_nc(nc(&world, "vm-1").interface("eth0", MAC_1)).await;
+    world
+        .wait_nc("vm-1", "Ready, ServersInSync=False KeaUnavailable", |nc| {
+            let ready = condition_state(nc, "Ready");
+            let sync = condition_state(nc, "ServersInSync");
+            (ready == Some(("True".into(), "Reserved".into()))
+                && sync == Some(("False".into(), "KeaUnavailable".into())))
+            .then_some(())
+            .ok_or_else(|| format!("{ready:?} {sync:?}"))
+        })
+        .await;
+    assert!(world.secondary().hosts().is_empty());
+
+    world.secondary().clear_faults();
+    let nc = world
+        .wait_nc_within("vm-1", "in sync", Duration::from_secs(10), |nc| {
+            is_converged(nc).then_some(()).ok_or_else(|| "not yet".into())
+        })
+        .await;
+    assert_reserved(world.secondary(), SECONDARY_SUBNET, MAC_1, ip, &nc, "eth0");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_sends_no_reservation_writes() {
     // A host of this instance whose owner is gone: the sweep would delete it, but not in a dry run.

@@ -15,6 +15,13 @@ pub enum Error {
 }
 
 impl Error {
+    /// The API server refused a write made with an older resourceVersion: the reconcile worked from
+    /// a copy the watch had not refreshed yet (typically our own previous writes). Not a failure:
+    /// the reconcile runs again on the fresh object.
+    pub fn is_stale_read(&self) -> bool {
+        matches!(self, Error::Kube(kube::Error::Api(status)) if status.code == 409)
+    }
+
     /// Bounded label (`kea_operator_reconciliation_errors_total{error_type}`).
     pub fn category(&self) -> &'static str {
         match self {
@@ -23,5 +30,28 @@ impl Error {
             Error::MissingMetadata(_) => "missing_metadata",
             Error::StatusConflict(_) => "kubernetes_conflict",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16) -> Error {
+        Error::Kube(kube::Error::Api(
+            kube::core::Status::failure("refused", "Conflict")
+                .with_code(code)
+                .boxed(),
+        ))
+    }
+
+    #[test]
+    fn only_a_409_from_a_write_is_a_stale_read() {
+        assert!(api(409).is_stale_read());
+        assert_eq!(api(409).category(), "kubernetes_conflict");
+        assert!(!api(500).is_stale_read());
+        assert!(!api(404).is_stale_read());
+        // Our own retries of the status gave up: a real failure, counted.
+        assert!(!Error::StatusConflict("ns/nc".into()).is_stale_read());
     }
 }

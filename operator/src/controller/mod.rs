@@ -31,6 +31,10 @@ pub use sweep::{SweepError, SweepReport, sweep_server};
 
 use crate::crd::NetworkConfiguration;
 
+/// How soon a reconcile that wrote with a stale resourceVersion runs again (the watch usually
+/// delivers the fresh object first and triggers it sooner).
+const STALE_READ_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Label of `kea_operator_reconciliation_errors_total{controller}`.
 pub const CONTROLLER: &str = "networkconfiguration";
 
@@ -44,6 +48,12 @@ pub async fn reconcile(obj: Arc<NcGuard>, ctx: Arc<Context>) -> Result<Action, E
     let timer = ctx.metrics.reconcile_timer();
     let result = reconcile_inner(&obj, &ctx).await;
     ctx.health.tick();
+    if let Err(error) = &result
+        && error.is_stale_read()
+    {
+        tracing::debug!(nc = %mac_index::describe(&obj), %error, "object changed since read; reconciling again");
+        return Ok(Action::requeue(STALE_READ_RETRY));
+    }
     if result.is_ok() {
         timer.succeeded();
     }
