@@ -196,6 +196,38 @@ async fn the_breaker_opens_fails_fast_then_half_opens_and_recovers() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_retry_waiting_while_other_calls_open_the_breaker_sends_nothing_more() {
+    let (servers, _) = pair(HaWriteMode::AllServers);
+    let retried = Log::default();
+    let slow = |client: KeaClient, _| {
+        let retried = retried.clone();
+        async move {
+            retried.note(client.server());
+            Err::<(), _>(network())
+        }
+    };
+    let forbidden = |_client: KeaClient, _| async { Err::<(), _>(KeaError::Forbidden) };
+    let open_it = async {
+        // The first call failed and sleeps before its retry; meanwhile five others open the breaker.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        for _ in 0..5 {
+            servers.on(ServerId::Primary, forbidden).await.unwrap_err();
+        }
+        assert_eq!(
+            servers.health(ServerId::Primary).unwrap().breaker,
+            BreakerState::Open
+        );
+    };
+    let (result, ()) = tokio::join!(servers.on(ServerId::Primary, slow), open_it);
+    result.unwrap_err();
+    assert_eq!(
+        retried.servers().len(),
+        1,
+        "the retry after the breaker opened must not be sent"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn half_open_admits_only_three_concurrent_trials() {
     let (servers, _) = pair(HaWriteMode::AllServers);
     for _ in 0..5 {

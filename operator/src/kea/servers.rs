@@ -107,6 +107,12 @@ pub(super) struct Slot {
 }
 
 impl Slot {
+    /// A retry stops here: the health task marked the server unhealthy or other calls opened its
+    /// breaker (an open breaker means nothing more is sent).
+    fn held_back(&self) -> bool {
+        self.unhealthy_reason().is_some() || self.breaker.state() == BreakerState::Open
+    }
+
     pub(super) fn unhealthy_reason(&self) -> Option<(String, RequeueClass)> {
         match &self.state.lock().health {
             HealthState::Unhealthy { reason, class } => Some((reason.clone(), *class)),
@@ -288,17 +294,17 @@ impl KeaServers {
                 }
                 Err(e) => {
                     let exhausted = retry + 1 >= self.inner.backoff.attempts();
-                    // Stop early when the health task marked the server unhealthy or other calls
-                    // opened its breaker meanwhile: an open breaker means nothing more is sent.
-                    if !e.is_retryable()
-                        || exhausted
-                        || slot.unhealthy_reason().is_some()
-                        || slot.breaker.state() == BreakerState::Open
-                    {
+                    if !e.is_retryable() || exhausted || slot.held_back() {
                         self.record(slot, permit, !e.is_server_failure());
                         return Err(e);
                     }
                     self.pause_before_retry(Some(server), retry).await;
+                    // Asked again after the pause: other calls may have opened the breaker while
+                    // this one slept.
+                    if slot.held_back() {
+                        self.record(slot, permit, !e.is_server_failure());
+                        return Err(e);
+                    }
                     retry += 1;
                 }
             }
