@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kea_operator::config::{HaWriteMode, KeaConfig};
 use kea_operator::kea::{
-    BreakerState, KeaClient, KeaError, KeaServers, OperationTarget, ServerId, TargetSetting,
+    BreakerState, KeaClient, KeaError, KeaServers, OperationTarget, ServerEvent, ServerId, TargetSetting,
 };
 use kea_operator::metrics::Metrics;
 use parking_lot::Mutex;
@@ -119,6 +119,7 @@ async fn non_transient_failures_are_not_retried() {
 #[tokio::test(start_paused = true)]
 async fn the_breaker_opens_fails_fast_then_half_opens_and_recovers() {
     let (servers, metrics) = pair(HaWriteMode::AllServers);
+    let mut events = servers.subscribe();
     let calls = Log::default();
     let fail = |client: KeaClient, _| {
         let calls = calls.clone();
@@ -193,6 +194,9 @@ async fn the_breaker_opens_fails_fast_then_half_opens_and_recovers() {
             .render()
             .contains("kea_operator_circuit_breaker_state{server=\"primary\"} 0")
     );
+    // The server took nothing while open: closing asks for its re-sync, once.
+    let published: Vec<ServerEvent> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+    assert_eq!(published, vec![ServerEvent::Recovered(ServerId::Primary)]);
 }
 
 #[tokio::test(start_paused = true)]

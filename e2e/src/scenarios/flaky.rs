@@ -31,9 +31,7 @@ pub async fn run(lane: Lane) -> anyhow::Result<()> {
         .set("KEA_RETRY_ATTEMPTS", ATTEMPTS.to_string())
         .set("KEA_BREAKER_FAILURES", BREAKER_FAILURES.to_string())
         .set("KEA_BREAKER_RESET_SECONDS", BREAKER_RESET_SECS.to_string())
-        .set("KEA_TIMEOUT_SECONDS", "1")
-        // A partner that missed its writes is retried at this delay (with per-object backoff).
-        .set("REQUEUE_NETWORK_SECONDS", "1");
+        .set("KEA_TIMEOUT_SECONDS", "1");
     w.start_operator(config).await?;
     if lane.has_sim_faults() {
         backoff_schedule(&mut w).await?;
@@ -162,7 +160,11 @@ async fn breaker(w: &mut World) -> anyhow::Result<()> {
         during.len(),
         during.iter().map(|r| &r.command).collect::<Vec<_>>()
     );
-    // After the reset time: half-open, trials arrive (and fail: still open again afterwards).
+    // After the reset time the breaker is half-open: the next call (a new NC's) is a trial, sent,
+    // and fails (the breaker opens again).
+    let reset = Duration::from_secs(BREAKER_RESET_SECS) + Duration::from_millis(500);
+    tokio::time::sleep(reset.saturating_sub(opened_seen.elapsed())).await;
+    let (trial, _) = super::create_leased_ncs(w, &ns, 0x65, "trial", 1, 1).await?;
     until(
         "trial requests after the breaker's reset time",
         Duration::from_secs(BREAKER_RESET_SECS * 3),
@@ -188,9 +190,14 @@ async fn breaker(w: &mut World) -> anyhow::Result<()> {
     );
     // The primary (active) took the reservations meanwhile: Ready, not in sync.
     w.k8s.wait_all_ready(&ns, &names, super::BATCH_READY).await?;
+    w.k8s.wait_all_ready(&ns, &trial, super::BATCH_READY).await?;
     for fault in faults {
         sim.remove_fault(Role::Secondary, fault).await?;
     }
+    // Once half-open again, a new NC's calls succeed: the breaker closes, and closing re-syncs the
+    // secondary (the sweep brings over what it missed while open).
+    tokio::time::sleep(reset).await;
+    super::create_leased_ncs(w, &ns, 0x66, "healed", 1, 1).await?;
     w.operator()
         .wait_metric(
             "kea_operator_circuit_breaker_state",

@@ -268,7 +268,7 @@ impl KeaServers {
         }
     }
 
-    fn publish(&self, event: ServerEvent) {
+    pub(super) fn publish(&self, event: ServerEvent) {
         match &event {
             ServerEvent::Failover { from, to } => {
                 tracing::warn!(%from, %to, "Kea failover: reads go to {to}")

@@ -251,10 +251,16 @@ impl KeaServers {
     }
 
     fn record(&self, slot: &Slot, permit: Permit<'_>, success: bool) {
+        let before = slot.breaker.state();
         permit.record(success);
-        self.inner
-            .metrics
-            .set_breaker_state(slot.id, slot.breaker.state());
+        let after = slot.breaker.state();
+        self.inner.metrics.set_breaker_state(slot.id, after);
+        // The breaker closed again: while it was open the server took no calls, so it missed
+        // writes even if its health probes passed all along (no `Recovered` from the health task
+        // then). The sweep re-syncs it as after any recovery.
+        if before != BreakerState::Closed && after == BreakerState::Closed {
+            self.publish(ServerEvent::Recovered(slot.id));
+        }
     }
 
     async fn pause_before_retry(&self, server: Option<ServerId>, retry: u32) {
