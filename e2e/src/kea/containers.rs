@@ -232,6 +232,10 @@ impl KeaBackend for ContainerPair {
         api::add_host(&self.servers[role as usize].kea, host).await
     }
 
+    fn down_is_partition(&self) -> bool {
+        true
+    }
+
     async fn set_down(&mut self, role: Role, down: bool) -> Result<(), BackendError> {
         let name = self.servers[role as usize].name.clone();
         if down {

@@ -182,6 +182,12 @@ pub trait KeaBackend: Send + Sync {
     /// kea-sim's admin API (faults, request log), when Kea is kea-sim.
     fn sim(&self) -> Option<&SimControl>;
 
+    /// Whether [`Self::set_down`] cuts the server off the network (requests in flight and on kept-alive
+    /// connections time out) rather than making it refuse connections (they fail at once).
+    fn down_is_partition(&self) -> bool {
+        false
+    }
+
     /// Whether [`Self::hosts`] still answers for a server under [`Self::set_hung`]: only when the hang
     /// is kea-sim's fault. A paused container or a SIGSTOPped Kea freezes its reads too.
     fn readable_while_hung(&self) -> bool {
