@@ -496,16 +496,7 @@ async fn a_network_missing_on_one_server_is_subnet_not_found_there_only() {
     let ip = world.acquire(MAC_1, PRIMARY_SUBNET);
     let _operator = world.operator(&[]).await;
     world.create_nc(nc(&world, "vm-1").interface("eth0", MAC_1)).await;
-    let nc = world
-        .wait_nc("vm-1", "Ready, ServersInSync=False SubnetNotFound", |nc| {
-            let ready = condition_state(nc, "Ready");
-            let sync = condition_state(nc, "ServersInSync");
-            (ready == Some(("True".into(), "Reserved".into()))
-                && sync == Some(("False".into(), "SubnetNotFound".into())))
-            .then_some(())
-            .ok_or_else(|| format!("{ready:?} {sync:?}"))
-        })
-        .await;
+    let nc = world.wait_ready_out_of_sync("vm-1", "SubnetNotFound").await;
     assert_reserved(world.primary(), PRIMARY_SUBNET, MAC_1, ip, &nc, "eth0");
     assert!(
         writes(world.secondary()).is_empty(),

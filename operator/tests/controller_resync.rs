@@ -7,9 +7,7 @@ mod controller_support;
 use std::time::Duration;
 
 use controller_support::kea::{assert_reserved, check_reserved, show, summary, wait_for, writes};
-use controller_support::objects::{
-    annotation, condition, condition_state, has_finalizer, interface, is_converged, nc,
-};
+use controller_support::objects::{annotation, condition, has_finalizer, interface, is_converged, nc};
 use controller_support::wait::{holds, until};
 use controller_support::{PREFIX_A, PRIMARY_SUBNET, SECONDARY_SUBNET, World, pair_builder_with};
 use kea_operator::crd::{InterfaceState, Phase};
@@ -82,16 +80,7 @@ async fn a_partner_down_at_creation_is_caught_up_when_it_returns() {
     world.create_nc(nc(&world, "vm-1").interface("eth0", MAC_1)).await;
 
     // The primary serves DHCP: Ready; the partner's maintenance shows as not in sync only.
-    let nc = world
-        .wait_nc("vm-1", "Ready, ServersInSync=False KeaUnavailable", |nc| {
-            let ready = condition_state(nc, "Ready");
-            let sync = condition_state(nc, "ServersInSync");
-            (ready == Some(("True".into(), "Reserved".into()))
-                && sync == Some(("False".into(), "KeaUnavailable".into())))
-            .then_some(())
-            .ok_or_else(|| format!("{ready:?} {sync:?}"))
-        })
-        .await;
+    let nc = world.wait_ready_out_of_sync("vm-1", "KeaUnavailable").await;
     assert_reserved(world.primary(), PRIMARY_SUBNET, MAC_1, ip, &nc, "eth0");
     let secondary = &interface(&nc, "eth0").servers[1];
     assert!(!secondary.reserved && secondary.error.is_some(), "{secondary:?}");
@@ -123,16 +112,7 @@ async fn a_partner_that_failed_the_writes_is_retried_by_the_requeue() {
         ])
         .await;
     world.create_nc(nc(&world, "vm-1").interface("eth0", MAC_1)).await;
-    world
-        .wait_nc("vm-1", "Ready, ServersInSync=False KeaUnavailable", |nc| {
-            let ready = condition_state(nc, "Ready");
-            let sync = condition_state(nc, "ServersInSync");
-            (ready == Some(("True".into(), "Reserved".into()))
-                && sync == Some(("False".into(), "KeaUnavailable".into())))
-            .then_some(())
-            .ok_or_else(|| format!("{ready:?} {sync:?}"))
-        })
-        .await;
+    world.wait_ready_out_of_sync("vm-1", "KeaUnavailable").await;
     assert!(world.secondary().hosts().is_empty());
 
     world.secondary().clear_faults();

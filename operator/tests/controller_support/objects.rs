@@ -143,6 +143,21 @@ impl World {
         self.wait_nc_within(name, what, DEADLINE, check).await
     }
 
+    /// Waits until the NC is Ready (reserved on the active server) while `ServersInSync` is False
+    /// for `reason` (the partner did not take it).
+    pub async fn wait_ready_out_of_sync(&self, name: &str, reason: &str) -> NetworkConfiguration {
+        let what = format!("Ready, ServersInSync=False {reason}");
+        self.wait_nc(name, &what, |nc| {
+            let ready = condition_state(nc, "Ready");
+            let sync = condition_state(nc, "ServersInSync");
+            (ready == Some(("True".into(), "Reserved".into()))
+                && sync == Some(("False".into(), reason.into())))
+            .then_some(())
+            .ok_or_else(|| format!("{ready:?} {sync:?}"))
+        })
+        .await
+    }
+
     pub async fn wait_nc_within(
         &self,
         name: &str,
