@@ -257,7 +257,10 @@ const PIDS_FILE: &str = "pids";
 pub fn record_owner(dir: &Path) -> std::io::Result<()> {
     let (pid, start) = process_identity(std::process::id())
         .ok_or_else(|| std::io::Error::other("cannot read /proc/self/stat"))?;
-    std::fs::write(dir.join(OWNER_FILE), format!("{pid} {start}\n"))
+    // Written then renamed: another process's reap_orphans must never read a half-written owner.
+    let tmp = dir.join(format!(".{OWNER_FILE}.tmp"));
+    std::fs::write(&tmp, format!("{pid} {start}\n"))?;
+    std::fs::rename(tmp, dir.join(OWNER_FILE))
 }
 
 /// Records a server started for `dir`, so it can be killed if its owner dies without cleaning up.
@@ -298,24 +301,24 @@ pub fn reap_orphans(base: &Path) {
     };
     for entry in entries.flatten() {
         let dir = entry.path();
-        let owner = match std::fs::read_to_string(dir.join(OWNER_FILE)) {
-            Ok(text) => parse_identities(&text).first().copied(),
-            Err(_) => {
-                // A directory being set up right now has no owner yet; one left by a crash during
-                // setup is old. Only the old ones go.
-                let old = entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > Duration::from_secs(600));
-                if old {
-                    let _ = std::fs::remove_dir_all(&dir);
-                }
-                continue;
+        let owner = std::fs::read_to_string(dir.join(OWNER_FILE))
+            .ok()
+            .and_then(|text| parse_identities(&text).first().copied());
+        let Some(owner) = owner else {
+            // A directory being set up right now has no owner yet (or an owner file not yet
+            // complete); one left by a crash during setup is old. Only the old ones go.
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(600));
+            if old {
+                let _ = std::fs::remove_dir_all(&dir);
             }
+            continue;
         };
-        if owner.is_some_and(alive) {
+        if alive(owner) {
             continue;
         }
         let pids = std::fs::read_to_string(dir.join(PIDS_FILE)).unwrap_or_default();
@@ -379,5 +382,20 @@ mod tests {
             "killed by the reaper"
         );
         assert!(!state.exists(), "orphan state dir removed");
+    }
+
+    #[test]
+    fn a_directory_whose_owner_file_is_still_being_written_is_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = dir.path().join("base");
+        let fresh = base.join("fresh");
+        std::fs::create_dir_all(&fresh).expect("mkdir");
+        // What another process sees between the owner file's creation and its content.
+        std::fs::write(fresh.join(OWNER_FILE), "").expect("empty owner");
+        reap_orphans(&base);
+        assert!(fresh.exists(), "a new directory is not an orphan");
+        record_owner(&fresh).expect("owner");
+        let text = std::fs::read_to_string(fresh.join(OWNER_FILE)).expect("owner file");
+        assert_eq!(parse_identities(&text).len(), 1);
     }
 }
