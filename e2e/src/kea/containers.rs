@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kea_sim::{AdminClient, IdentType};
+use kea_sim::AdminClient;
 use testcontainers::core::{AccessMode, ContainerPort, Mount, WaitFor};
 use testcontainers::runners::AsyncRunner as _;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt as _};
@@ -214,18 +214,7 @@ impl KeaBackend for ContainerPair {
 
     async fn hosts(&self, role: Role) -> Result<Vec<KeaHost>, BackendError> {
         let hosts = self.servers[role as usize].admin.hosts("primary").await?;
-        Ok(hosts
-            .into_iter()
-            .filter(|h| h.identifier_type == IdentType::HwAddress)
-            .filter_map(|h| {
-                Some(KeaHost {
-                    subnet_id: h.subnet_id,
-                    hw_address: h.identifier.to_ascii_lowercase(),
-                    ip: h.ip_address?,
-                    user_context: h.user_context,
-                })
-            })
-            .collect())
+        Ok(KeaHost::from_views(hosts))
     }
 
     async fn add_host(&self, role: Role, host: &KeaHost) -> Result<(), BackendError> {

@@ -64,6 +64,22 @@ pub struct KeaHost {
 }
 
 impl KeaHost {
+    /// The hardware-address hosts among what kea-sim's admin API lists (others are not ours to check).
+    pub fn from_views(views: Vec<kea_sim::HostView>) -> Vec<KeaHost> {
+        views
+            .into_iter()
+            .filter(|h| h.identifier_type == kea_sim::IdentType::HwAddress)
+            .filter_map(|h| {
+                Some(KeaHost {
+                    subnet_id: h.subnet_id,
+                    hw_address: h.identifier.to_ascii_lowercase(),
+                    ip: h.ip_address?,
+                    user_context: h.user_context,
+                })
+            })
+            .collect()
+    }
+
     /// The operator's owner marker (`user-context["kea-operator"]`), if any.
     pub fn marker(&self) -> Option<&Value> {
         self.user_context.as_ref()?.get("kea-operator")

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use kea_sim::{AdminClient, Fault, IdentType};
+use kea_sim::{AdminClient, Fault};
 use serde_json::{Value, json};
 use testenv::kea::{BasicAuth, KeaClient};
 use testenv::ports::{PortLease, free_port};
@@ -177,18 +177,7 @@ impl KeaBackend for SimPair {
 
     async fn hosts(&self, role: Role) -> Result<Vec<KeaHost>, BackendError> {
         let hosts = self.admin.hosts(NAMES[role as usize]).await?;
-        Ok(hosts
-            .into_iter()
-            .filter(|h| h.identifier_type == IdentType::HwAddress)
-            .filter_map(|h| {
-                Some(KeaHost {
-                    subnet_id: h.subnet_id,
-                    hw_address: h.identifier.to_ascii_lowercase(),
-                    ip: h.ip_address?,
-                    user_context: h.user_context,
-                })
-            })
-            .collect())
+        Ok(KeaHost::from_views(hosts))
     }
 
     async fn add_host(&self, role: Role, host: &KeaHost) -> Result<(), BackendError> {

@@ -8,17 +8,14 @@
 //! 4. Execute per server, record outcomes, write the final annotation, publish Events, write the
 //!    status (only when it changes) and pick the requeue.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
-use crate::core::Mac;
 use crate::core::annotation::{ANNOTATION, Reservations};
 use crate::core::error_class::{Requeue, jitter};
-use crate::core::namespace::resolve_prefix;
 use crate::core::planner::{self, NcIdentity, PlanInput, mac_claims};
 use crate::core::status;
 use crate::crd::NetworkConfiguration;
@@ -34,24 +31,13 @@ pub async fn reconcile(nc: &NetworkConfiguration, ctx: &Context) -> Result<Actio
         tracing::warn!(nc = %identity.owner(), "annotation {ANNOTATION} {problem}");
     }
     let annotation = parsed.reservations;
-    let macs: BTreeSet<Mac> = nc
-        .spec
-        .network_interfaces
-        .iter()
-        .filter_map(|i| Mac::parse(&i.mac_address).ok())
-        .collect();
+    let macs = gather::declared_macs(nc);
     let _locked = ctx
         .locks
         .lock(macs.iter().copied().chain(annotation.iter().map(|(_, r)| r.mac)))
         .await;
 
-    let nns = ctx.valid_nns();
-    let prefix = resolve_prefix(
-        &identity.namespace,
-        nc.spec.network_namespace_name.as_deref(),
-        nns.iter(),
-    )
-    .map(|resolved| resolved.prefix);
+    let prefix = gather::prefix(ctx, &identity, nc);
 
     let mut servers = gather::servers(ctx, prefix.as_ref().ok().copied()).await;
     let mut active = gather::choose_active(ctx, &servers);

@@ -14,7 +14,6 @@ use kube::runtime::reflector::ObjectRef;
 
 use crate::core::Mac;
 use crate::core::annotation::{ANNOTATION, Reservations};
-use crate::core::namespace::resolve_prefix;
 use crate::core::planner::{EventType, NcIdentity, host_lookup_keys, plan_deletion};
 use crate::core::status;
 use crate::crd::NetworkConfiguration;
@@ -36,25 +35,13 @@ pub enum Why {
 pub async fn cleanup(nc: &NetworkConfiguration, ctx: &Context, why: Why) -> Result<Action, Error> {
     let identity = NcIdentity::from_nc(nc)?;
     let annotation = Reservations::parse(nc.annotations().get(ANNOTATION).map(String::as_str)).reservations;
-    let macs: BTreeSet<Mac> = nc
-        .spec
-        .network_interfaces
-        .iter()
-        .filter_map(|i| Mac::parse(&i.mac_address).ok())
-        .collect();
+    let macs = gather::declared_macs(nc);
     let _locked = ctx
         .locks
         .lock(macs.iter().copied().chain(annotation.iter().map(|(_, r)| r.mac)))
         .await;
 
-    let nns = ctx.valid_nns();
-    let prefix = resolve_prefix(
-        &identity.namespace,
-        nc.spec.network_namespace_name.as_deref(),
-        nns.iter(),
-    )
-    .ok()
-    .map(|r| r.prefix);
+    let prefix = gather::prefix(ctx, &identity, nc).ok();
     let mut servers = gather::servers(ctx, prefix).await;
     let now = jiff::Timestamp::now();
     let now_seconds = u64::try_from(now.as_second()).unwrap_or(0);

@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::join_all;
 use ipnet::Ipv4Net;
 
-use crate::core::planner::{ServerInput, ServerState};
+use crate::core::namespace::{PrefixError, resolve_prefix};
+use crate::core::planner::{NcIdentity, ServerInput, ServerState};
 use crate::core::{Host, Lease, Mac, ServerId, SubnetId};
+use crate::crd::NetworkConfiguration;
 use crate::kea::KeaError;
 
 use super::context::Context;
@@ -19,6 +21,30 @@ fn unavailable(error: &KeaError) -> ServerState {
         reason: reason_of(error),
         message: error.to_string(),
     }
+}
+
+/// The valid MACs the spec declares (the planner reports the invalid ones per interface).
+pub fn declared_macs(nc: &NetworkConfiguration) -> BTreeSet<Mac> {
+    nc.spec
+        .network_interfaces
+        .iter()
+        .filter_map(|i| Mac::parse(&i.mac_address).ok())
+        .collect()
+}
+
+/// The NC's IPv4 prefix, from its NetworkNamespace in the watched store.
+pub fn prefix(
+    ctx: &Context,
+    identity: &NcIdentity,
+    nc: &NetworkConfiguration,
+) -> Result<Ipv4Net, PrefixError> {
+    let nns = ctx.valid_nns();
+    resolve_prefix(
+        &identity.namespace,
+        nc.spec.network_namespace_name.as_deref(),
+        nns.iter(),
+    )
+    .map(|resolved| resolved.prefix)
 }
 
 /// Each configured server with its subnet list (hosts not read yet). A prefix that no cached subnet
