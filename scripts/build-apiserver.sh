@@ -57,8 +57,10 @@ export GOCACHE=$WORK/gocache GOFLAGS=
 ( cd "$GOPATH/src/k8s.io/apiextensions-apiserver" && "$GOROOT/bin/go" build -o "$BIN/apiextensions-apiserver.tmp" k8s.io/apiextensions-apiserver )
 mv "$BIN/apiextensions-apiserver.tmp" "$BIN/apiextensions-apiserver"
 cp "$ROOT/usr/bin/etcd" "$BIN/etcd"
-"$GOROOT/bin/go" version -m "$BIN/apiextensions-apiserver" | head -3 >"$OUT/VERSION"
-"$BIN/etcd" --version | head -1 >>"$OUT/VERSION"
+# awk reads to the end: `head` would close the pipe early, and the writer's SIGPIPE fails the
+# script under pipefail (exit 141; it did once go's build info grew past a pipe buffer).
+"$GOROOT/bin/go" version -m "$BIN/apiextensions-apiserver" | awk 'NR <= 3' >"$OUT/VERSION"
+"$BIN/etcd" --version | awk 'NR == 1' >>"$OUT/VERSION"
 # The sources and debs are not needed at runtime; keep the cache small.
 rm -rf "$WORK"
 echo "kube api server ready: $BIN"
