@@ -36,6 +36,13 @@ fn docker(args: &[&str]) -> Result<String, DockerError> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Runs `args` inside `container` (`docker exec`); its standard output.
+pub fn exec(container: &str, args: &[&str]) -> Result<String, DockerError> {
+    let mut all = vec!["exec", container];
+    all.extend_from_slice(args);
+    docker(&all)
+}
+
 /// Whether a Docker engine answers here.
 pub fn available() -> bool {
     docker(&["version", "--format", "{{.Server.APIVersion}}"]).is_ok()

@@ -2,6 +2,8 @@
 //! NetworkConfigurations created, edited and deleted with the operator's own types, conditions,
 //! and the Events (`events.k8s.io/v1`, a stand-in CRD on the test API server) the operator emits.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::events::v1::Event;
@@ -20,6 +22,9 @@ use crate::wait::{Probe, eventually};
 #[derive(Clone)]
 pub struct K8s {
     client: Client,
+    /// In a real cluster (the cluster lane), the namespaces this created: each is created before
+    /// its first object. `None` on a private API server, where namespaces are plain strings.
+    created_namespaces: Option<Arc<Mutex<HashSet<String>>>>,
 }
 
 /// How an NC is created: name, interfaces, optional NetworkNamespace name, provider.
@@ -127,7 +132,33 @@ pub fn describe(nc: &NetworkConfiguration) -> String {
 
 impl K8s {
     pub fn new(client: Client) -> Self {
-        K8s { client }
+        K8s {
+            client,
+            created_namespaces: None,
+        }
+    }
+
+    /// For a real cluster: namespaces are created on first use.
+    pub fn creating_namespaces(client: Client) -> Self {
+        K8s {
+            client,
+            created_namespaces: Some(Arc::default()),
+        }
+    }
+
+    /// Makes sure namespace `ns` exists (a real cluster only; nothing to do elsewhere).
+    pub async fn ensure_namespace(&self, ns: &str) -> Result<(), kube::Error> {
+        let Some(created) = &self.created_namespaces else {
+            return Ok(());
+        };
+        if created.lock().map(|c| c.contains(ns)).unwrap_or(false) {
+            return Ok(());
+        }
+        crate::cluster::ensure_namespace(&self.client, ns).await?;
+        if let Ok(mut c) = created.lock() {
+            c.insert(ns.to_string());
+        }
+        Ok(())
     }
 
     pub fn client(&self) -> &Client {
@@ -146,6 +177,7 @@ impl K8s {
     /// subresource, as the platform does).
     pub async fn create_nn(&self, ns: &str, name: &str, prefix: Option<&str>) -> anyhow::Result<()> {
         let nn = NetworkNamespace::new(name, NetworkNamespaceSpec::default());
+        self.ensure_namespace(ns).await?;
         self.nns(ns).create(&PostParams::default(), &nn).await?;
         if let Some(p) = prefix {
             self.set_nn_prefix(ns, name, p).await?;
@@ -167,6 +199,7 @@ impl K8s {
 
     /// Creates an NC.
     pub async fn create_nc(&self, ns: &str, spec: &NcSpec) -> anyhow::Result<NetworkConfiguration> {
+        self.ensure_namespace(ns).await?;
         Ok(self.ncs(ns).create(&PostParams::default(), &spec.build()).await?)
     }
 
@@ -181,6 +214,7 @@ impl K8s {
         let resource = ApiResource::from_gvk_with_plural(&gvk, "networkconfigurations");
         let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &resource);
         let object: DynamicObject = serde_json::from_value(object).map_err(kube::Error::SerdeError)?;
+        self.ensure_namespace(ns).await?;
         api.create(&PostParams::default(), &object).await
     }
 

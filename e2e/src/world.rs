@@ -10,14 +10,17 @@ use std::time::{Duration, Instant};
 
 use kea_operator::crd::{NetworkConfiguration, NetworkNamespace};
 use kube::api::{Api, ListParams};
-use testenv::kube::{KubeEnv, UNDER_TEST_USER};
+use testenv::kube::KubeEnv;
 
+use crate::apiserver::ApiServer;
+use crate::cluster::{Cluster, ClusterError};
 use crate::docker;
 use crate::invariants::{self, Observed, Oracle, normalize_mac};
 use crate::k8s::K8s;
 use crate::kea::{BackendError, KeaAuth, KeaBackend, KeaHost, Role};
 use crate::lane::Lane;
 use crate::operator::container::{ContainerLaunch, FILES_DIR};
+use crate::operator::pod::PodLaunch;
 use crate::operator::{Launch, Operator, OperatorConfig, OperatorError};
 use crate::rbac::{self, Access};
 use crate::wait::{Probe, eventually};
@@ -33,6 +36,8 @@ pub enum WorldError {
     Operator(#[from] OperatorError),
     #[error(transparent)]
     Docker(#[from] docker::DockerError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
     #[error("{0}")]
     Missing(String),
     #[error("cannot prepare {path}: {message}")]
@@ -47,6 +52,7 @@ impl WorldError {
             WorldError::Kea(_) => "kea",
             WorldError::Operator(_) => "operator",
             WorldError::Docker(_) => "docker",
+            WorldError::Cluster(_) => "cluster",
             WorldError::Missing(_) => "missing",
             WorldError::Io { .. } => "io",
         }
@@ -60,6 +66,10 @@ impl testenv::MissingEnvironment for WorldError {
             WorldError::Kea(e) => e.is_missing_environment(),
             WorldError::Operator(e) => e.is_missing_environment(),
             WorldError::Missing(_) => true,
+            WorldError::Cluster(e) => matches!(
+                e,
+                ClusterError::Config(_) | ClusterError::NoChart | ClusterError::NoAuditLog
+            ),
             WorldError::Docker(_) | WorldError::Io { .. } => false,
         }
     }
@@ -101,7 +111,7 @@ pub struct World {
     pub lane: Lane,
     pub name: String,
     pub dir: PathBuf,
-    pub kube: KubeEnv,
+    pub kube: ApiServer,
     pub k8s: K8s,
     /// The scenario's main namespace.
     pub ns: String,
@@ -122,16 +132,17 @@ impl World {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("files")).map_err(io_err(&dir))?;
         let auth = options.kea_auth.as_ref();
-        let (kube, kea, network): (KubeEnv, Box<dyn KeaBackend>, Option<docker::Network>) = match lane {
+        let ns = testenv::kube::namespace_name(name);
+        let (kube, kea, network): (ApiServer, Box<dyn KeaBackend>, Option<docker::Network>) = match lane {
             Lane::Local => {
                 let kube = KubeEnv::start_private().await?;
                 let kea = crate::kea::sim::SimPair::start(&dir, auth).await?;
-                (kube, Box::new(kea), None)
+                (ApiServer::Private(Box::new(kube)), Box::new(kea), None)
             }
             Lane::RealKea => {
                 let kube = KubeEnv::start_private().await?;
                 let kea = crate::kea::real::RealPair::start(auth).await?;
-                (kube, Box::new(kea), None)
+                (ApiServer::Private(Box::new(kube)), Box::new(kea), None)
             }
             Lane::Containers => {
                 let tag = image_tag();
@@ -152,18 +163,29 @@ impl World {
                     .start_private()
                     .await?;
                 let kea = crate::kea::containers::ContainerPair::start(&net_name, &tag, &dir, auth).await?;
-                (kube, Box::new(kea), Some(network))
+                (ApiServer::Private(Box::new(kube)), Box::new(kea), Some(network))
             }
             Lane::Cluster => {
-                return Err(WorldError::Missing(
-                    "the cluster lane runs through scripts/e2e/kind.sh (a kind cluster with the chart)"
-                        .into(),
-                ));
+                // Scenarios take turns in one cluster: first what an earlier one left goes.
+                let cluster = Cluster::connect().await?;
+                cluster.reset().await?;
+                crate::cluster::ensure_namespace(cluster.client(), &ns)
+                    .await
+                    .map_err(ClusterError::from)?;
+                let image = format!("kea-sim:{}", image_tag());
+                let kea =
+                    crate::kea::sim::SimPair::start_in_cluster(&cluster, &ns, &image, &dir, auth).await?;
+                (ApiServer::Cluster(Box::new(cluster)), Box::new(kea), None)
             }
         };
-        kube.apply_crds_yaml(&kea_operator::crd::crd_yaml()).await?;
-        let k8s = K8s::new(kube.client().await?);
-        let ns = kube.namespace(name);
+        let k8s = match &kube {
+            ApiServer::Private(env) => {
+                env.apply_crds_yaml(&kea_operator::crd::crd_yaml()).await?;
+                K8s::new(env.client().await?)
+            }
+            // The chart installed the CRDs: the cluster serves those.
+            ApiServer::Cluster(c) => K8s::creating_namespaces(c.client().clone()),
+        };
         let mut oracle = Oracle {
             instance: format!("e2e-{}", short(name)),
             ..Default::default()
@@ -201,8 +223,12 @@ impl World {
     }
 
     /// Writes `contents` to a file every operator of this world can read; returns its path as
-    /// the operator sees it (a host path, or the mounted path in a container).
-    pub fn operator_file(&self, name: &str, contents: &str) -> Result<String, WorldError> {
+    /// the operator sees it (a host path, or the mounted path in a container or pod).
+    pub async fn operator_file(&self, name: &str, contents: &str) -> Result<String, WorldError> {
+        if let Some(cluster) = self.kube.cluster() {
+            cluster.put_file(name, contents).await?;
+            return Ok(format!("{FILES_DIR}/{name}"));
+        }
         let path = self.dir.join("files").join(name);
         // Written then renamed, as a Secret volume updates: readers never see half a file.
         let tmp = self.dir.join("files").join(format!(".{name}.tmp"));
@@ -215,24 +241,42 @@ impl World {
         })
     }
 
-    fn launch(&self) -> Result<Launch, WorldError> {
+    /// How long a changed [`Self::operator_file`] may take to reach a running operator: at once
+    /// for a host file or a bind mount; a mounted Secret is refreshed by the kubelet within its
+    /// sync period (one minute by default) plus its cache's lifetime.
+    pub fn file_update_delay(&self) -> Duration {
+        match self.lane {
+            Lane::Cluster => Duration::from_secs(120),
+            _ => Duration::ZERO,
+        }
+    }
+
+    async fn launch(&self) -> Result<Launch, WorldError> {
+        if let Some(cluster) = self.kube.cluster() {
+            return Ok(Launch::Pod(Box::new(PodLaunch {
+                client: cluster.client().clone(),
+                template: cluster.template().clone(),
+                scenario: self.name.clone(),
+            })));
+        }
+        let kubeconfig = self
+            .kube
+            .under_test_kubeconfig_path()
+            .ok_or_else(|| WorldError::Missing("no kubeconfig for an operator process".into()))?;
         match (&self.network, self.lane) {
             (Some(network), Lane::Containers) => {
-                let text = std::fs::read_to_string(self.kube.under_test_kubeconfig_path())
-                    .map_err(io_err(&self.kube.under_test_kubeconfig_path()))?;
+                let text = std::fs::read_to_string(&kubeconfig).map_err(io_err(&kubeconfig))?;
                 // The container reaches the API server at the network's gateway, which the serving
                 // certificate names (KubeEnv::builder().extra_ips).
                 let text = text.replace("https://127.0.0.1:", &format!("https://{}:", network.gateway));
-                self.operator_file("kubeconfig", &text)?;
+                self.operator_file("kubeconfig", &text).await?;
                 Ok(Launch::Container(ContainerLaunch {
                     image: ("kea-operator".into(), image_tag()),
                     network: network.name.clone(),
                     files: self.dir.join("files"),
                 }))
             }
-            _ => Ok(Launch::Process {
-                kubeconfig: self.kube.under_test_kubeconfig_path(),
-            }),
+            _ => Ok(Launch::Process { kubeconfig }),
         }
     }
 
@@ -246,7 +290,7 @@ impl World {
     /// Starts an operator replica without waiting for readiness.
     pub async fn start_operator_unready(&mut self, config: OperatorConfig) -> Result<usize, WorldError> {
         let name = format!("operator-{}", self.operators.len());
-        let op = Operator::start(&name, config, self.launch()?, &self.dir).await?;
+        let op = Operator::start(&name, config, self.launch().await?, &self.dir).await?;
         self.operators.push(op);
         Ok(self.operators.len() - 1)
     }
@@ -311,11 +355,12 @@ impl World {
 
     /// What the operator's identity did on the API server, as RBAC sees it.
     pub fn operator_accesses(&self) -> anyhow::Result<Vec<Access>> {
+        let user = self.kube.operator_user();
         let mut out: Vec<Access> = self
             .kube
             .audit_events()?
             .iter()
-            .filter(|e| e.user == UNDER_TEST_USER)
+            .filter(|e| e.user == user)
             .map(Access::from_audit)
             .collect();
         out.sort();
@@ -353,6 +398,10 @@ impl World {
                 op.name(),
                 panics.join("\n")
             );
+        }
+        if let Some(cluster) = self.kube.cluster() {
+            // The next scenario would remove them too; a passed one leaves the cluster clean.
+            cluster.reset().await?;
         }
         self.finished = true;
         eprintln!(

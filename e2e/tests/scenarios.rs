@@ -1,6 +1,7 @@
 //! The scenarios in the lane `E2E_LANE` names. They need built binaries (or images) and real
 //! environments, so they are ignored by a plain `cargo test`; the lanes run them:
-//! `just e2e-local`, `just e2e-real-kea`, `just e2e-containers` (docs/testing.md, "End-to-end").
+//! `just e2e-local`, `just e2e-real-kea`, `just e2e-containers`, and `just e2e` on kind
+//! (docs/testing.md, "End-to-end").
 
 use e2e::run::scenario;
 use e2e::scenarios as s;

@@ -8,6 +8,7 @@
 //! does what HA would have done for a device that obtained its address by DHCP.
 
 pub mod api;
+pub mod cluster;
 pub mod containers;
 pub mod layout;
 pub mod real;

@@ -45,17 +45,28 @@ pub fn sim_config(listen: u16, auth: Option<&KeaAuth>, peer_urls: [&str; 2]) -> 
     json!({"Dhcp4": dhcp4})
 }
 
+/// Where the kea-sim process runs.
+enum Host {
+    /// A child process of the harness (the local lane).
+    Process {
+        process: ManagedProcess,
+        log: std::path::PathBuf,
+        _ports: Vec<PortLease>,
+    },
+    /// A pod of the cluster lane.
+    Pod(super::cluster::SimPod),
+}
+
 /// A kea-sim HA pair in one process.
 pub struct SimPair {
-    process: ManagedProcess,
-    log: std::path::PathBuf,
+    host: Host,
+    /// The Kea URLs as the operator reaches them.
     urls: [String; 2],
     kea: [KeaClient; 2],
     admin: AdminClient,
     control: SimControl,
     down: [bool; 2],
     hangs: [Option<u64>; 2],
-    _ports: Vec<PortLease>,
 }
 
 impl SimPair {
@@ -98,35 +109,73 @@ impl SimPair {
             die_with_parent: true,
             user: None,
         })?;
-        let admin = AdminClient::new(&format!("http://127.0.0.1:{pa}"))?;
-        let basic = auth.map(|a| BasicAuth::new(a.user.clone(), a.password.clone()));
-        let kea = [
-            KeaClient::new(&urls[0], basic.clone(), None, false)?,
-            KeaClient::new(&urls[1], basic, None, false)?,
-        ];
-        let control = SimControl::new((admin.clone(), NAMES[0].into()), (admin.clone(), NAMES[1].into()));
-        let mut pair = SimPair {
+        let host = Host::Process {
             process,
             log,
+            _ports: ports,
+        };
+        let admin = format!("http://127.0.0.1:{pa}");
+        let mut pair = SimPair::with_host(host, &admin, &urls, urls.clone(), auth)?;
+        pair.wait_started(Duration::from_secs(20)).await?;
+        Ok(pair)
+    }
+
+    /// The pair as a pod of the cluster lane, in namespace `ns` (which must exist).
+    pub async fn start_in_cluster(
+        cluster: &crate::cluster::Cluster,
+        ns: &str,
+        image: &str,
+        dir: &Path,
+        auth: Option<&KeaAuth>,
+    ) -> Result<SimPair, BackendError> {
+        let (pod, at) = super::cluster::SimPod::start(cluster, ns, image, dir, auth).await?;
+        let mut pair = SimPair::with_host(Host::Pod(pod), &at.admin, &at.harness, at.operator, auth)?;
+        pair.wait_started(Duration::from_secs(60)).await?;
+        Ok(pair)
+    }
+
+    /// `admin` and `kea` as the harness reaches them, `urls` as the operator does.
+    fn with_host(
+        host: Host,
+        admin: &str,
+        kea: &[String; 2],
+        urls: [String; 2],
+        auth: Option<&KeaAuth>,
+    ) -> Result<SimPair, BackendError> {
+        let admin = AdminClient::new(admin)?;
+        let basic = auth.map(|a| BasicAuth::new(a.user.clone(), a.password.clone()));
+        let kea = [
+            KeaClient::new(&kea[0], basic.clone(), None, false)?,
+            KeaClient::new(&kea[1], basic, None, false)?,
+        ];
+        let control = SimControl::new((admin.clone(), NAMES[0].into()), (admin.clone(), NAMES[1].into()));
+        Ok(SimPair {
+            host,
             urls,
             kea,
             admin,
             control,
             down: [false; 2],
             hangs: [None; 2],
-            _ports: ports,
-        };
-        pair.wait_started().await?;
-        Ok(pair)
+        })
     }
 
-    async fn wait_started(&mut self) -> Result<(), BackendError> {
+    fn log_path(&self) -> &Path {
+        match &self.host {
+            Host::Process { log, .. } => log,
+            Host::Pod(pod) => pod.log_path(),
+        }
+    }
+
+    async fn wait_started(&mut self, timeout: Duration) -> Result<(), BackendError> {
         let started = Instant::now();
         loop {
-            if let Some(status) = self.process.exit_status() {
+            if let Host::Process { process, log, .. } = &mut self.host
+                && let Some(status) = process.exit_status()
+            {
                 return Err(BackendError::Setup {
                     what: "kea-sim".into(),
-                    message: format!("exited at start ({status}):\n{}", log_tail(&self.log, 20)),
+                    message: format!("exited at start ({status}):\n{}", log_tail(log, 20)),
                 });
             }
             if let Ok(servers) = self.admin.servers().await
@@ -135,10 +184,10 @@ impl SimPair {
             {
                 return Ok(());
             }
-            if started.elapsed() > Duration::from_secs(20) {
+            if started.elapsed() > timeout {
                 return Err(BackendError::Setup {
                     what: "kea-sim".into(),
-                    message: format!("not ready after 20 s:\n{}", log_tail(&self.log, 20)),
+                    message: format!("not ready after {timeout:?}:\n{}", log_tail(self.log_path(), 20)),
                 });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -149,12 +198,11 @@ impl SimPair {
 #[async_trait]
 impl KeaBackend for SimPair {
     fn describe(&self) -> String {
-        format!(
-            "kea-sim pair process (pid {}) at {} and {}",
-            self.process.pid(),
-            self.urls[0],
-            self.urls[1]
-        )
+        let host = match &self.host {
+            Host::Process { process, .. } => format!("kea-sim pair process (pid {})", process.pid()),
+            Host::Pod(pod) => pod.describe(),
+        };
+        format!("{host} at {} and {}", self.urls[0], self.urls[1])
     }
 
     fn operator_urls(&self) -> (String, String) {
@@ -219,10 +267,7 @@ impl KeaBackend for SimPair {
     }
 
     fn log_tail(&self, lines: usize) -> String {
-        format!(
-            "kea-sim log {}:\n{}",
-            self.log.display(),
-            log_tail(&self.log, lines)
-        )
+        let log = self.log_path();
+        format!("kea-sim log {}:\n{}", log.display(), log_tail(log, lines))
     }
 }

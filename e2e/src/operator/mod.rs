@@ -8,6 +8,7 @@
 
 pub mod container;
 pub mod metrics;
+pub mod pod;
 mod process;
 
 use std::collections::BTreeMap;
@@ -150,12 +151,15 @@ pub enum Launch {
     Process { kubeconfig: PathBuf },
     /// The operator image on a Docker network.
     Container(container::ContainerLaunch),
+    /// A pod of the chart's template in a cluster (the cluster lane; boxed: it holds the template).
+    Pod(Box<pod::PodLaunch>),
 }
 
 enum Runner {
     Process(process::ProcessRunner),
     // Boxed: a container handle is large and rare beside a process.
     Container(Box<container::ContainerRunner>),
+    Pod(Box<pod::PodRunner>),
 }
 
 /// A running (or stopped) operator replica.
@@ -189,6 +193,7 @@ impl Operator {
             Launch::Container(c) => Runner::Container(Box::new(
                 container::ContainerRunner::start(name, &config, c, dir).await?,
             )),
+            Launch::Pod(p) => Runner::Pod(Box::new(pod::PodRunner::start(name, &config, *p, dir).await?)),
         };
         Ok(Operator {
             name: name.to_string(),
@@ -211,6 +216,7 @@ impl Operator {
         match &self.runner {
             Runner::Process(p) => p.log_path(),
             Runner::Container(c) => c.log_path(),
+            Runner::Pod(p) => p.log_path(),
         }
     }
 
@@ -229,6 +235,7 @@ impl Operator {
         match &mut self.runner {
             Runner::Process(p) => p.is_running(),
             Runner::Container(c) => c.is_running().await,
+            Runner::Pod(p) => p.is_running().await,
         }
     }
 
@@ -240,6 +247,7 @@ impl Operator {
                 Ok(())
             }
             Runner::Container(c) => c.stop(&self.name, false).await,
+            Runner::Pod(p) => p.stop(false).await,
         }
     }
 
@@ -251,6 +259,7 @@ impl Operator {
                 Ok(())
             }
             Runner::Container(c) => c.stop(&self.name, true).await,
+            Runner::Pod(p) => p.stop(true).await,
         }
     }
 
@@ -262,6 +271,7 @@ impl Operator {
                 Ok(())
             }
             Runner::Container(c) => c.pause(&self.name, paused).await,
+            Runner::Pod(p) => p.pause(paused).await,
         }
     }
 
@@ -270,6 +280,7 @@ impl Operator {
         match &mut self.runner {
             Runner::Process(p) => p.start_again(&self.config),
             Runner::Container(c) => c.start_again(&self.name).await,
+            Runner::Pod(p) => p.start_again().await,
         }
     }
 
@@ -283,7 +294,7 @@ impl Operator {
     pub fn pid(&self) -> Option<u32> {
         match &self.runner {
             Runner::Process(p) => p.pid(),
-            Runner::Container(_) => None,
+            Runner::Container(_) | Runner::Pod(_) => None,
         }
     }
 
@@ -291,6 +302,7 @@ impl Operator {
         match &self.runner {
             Runner::Process(p) => Ok(p.base_url()),
             Runner::Container(c) => c.base_url(&self.name).await,
+            Runner::Pod(p) => Ok(p.base_url()),
         }
     }
 

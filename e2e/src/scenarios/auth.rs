@@ -19,7 +19,7 @@ pub async fn run(lane: Lane) -> anyhow::Result<()> {
     };
     let mut w = World::start(lane, "auth", WorldOptions { kea_auth: Some(auth) }).await?;
     super::default_network(&w).await?;
-    let password_file = w.operator_file("kea-password", "not-the-password")?;
+    let password_file = w.operator_file("kea-password", "not-the-password").await?;
     let config = w
         .operator_config()
         .set("KEA_BASIC_AUTH_USERNAME", real::AUTH_USER)
@@ -82,10 +82,9 @@ pub async fn run(lane: Lane) -> anyhow::Result<()> {
     }
 
     // The Secret is rotated: the file changes under the running process.
-    w.operator_file("kea-password", real::AUTH_PASSWORD)?;
-    w.k8s
-        .wait_ready(&ns, "locked", Duration::from_secs(REQUEUE_AUTH_SECS * 2 + 15))
-        .await?;
+    w.operator_file("kea-password", real::AUTH_PASSWORD).await?;
+    let recovery = Duration::from_secs(REQUEUE_AUTH_SECS * 2 + 15) + w.file_update_delay();
+    w.k8s.wait_ready(&ns, "locked", recovery).await?;
     w.operators[idx].wait_ready(super::REACT).await?;
     anyhow::ensure!(
         w.operators[idx].is_running().await && w.operators[idx].pid() == pid,

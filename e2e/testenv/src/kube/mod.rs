@@ -254,6 +254,12 @@ impl KubeEnv {
     }
 }
 
+/// Parses one line of an API server audit log written elsewhere (a real cluster's, for the e2e
+/// cluster lane); `None` for what carries no object reference or is not a completed request.
+pub fn parse_audit_line(line: &str) -> Option<AuditEvent> {
+    audit::parse_line(line)
+}
+
 /// A unique, valid namespace name: `<prefix>-<pid>-<n>-<random>`, at most 63 characters.
 pub fn namespace_name(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
