@@ -50,6 +50,13 @@ async fn invalid_configuration_is_one_line_naming_the_variable_with_exit_code_2(
             vec![("KEA_URL", "http://kea:8000"), ("KEA_HA_WRITE_MODE", "both")],
             "KEA_HA_WRITE_MODE",
         ),
+        (
+            vec![
+                ("KEA_URL", "http://kea:8000"),
+                ("KEA_HEALTH_FAILURE_THRESHOLD", "0"),
+            ],
+            "KEA_HEALTH_FAILURE_THRESHOLD",
+        ),
         (vec![("KEA_URL", "http://operator:hunter2@kea:8000")], "KEA_URL"),
         (
             vec![

@@ -160,7 +160,8 @@ async fn the_health_task_fails_over_detects_restarts_and_returns_to_the_primary_
         HealthState::Healthy
     );
 
-    // The primary goes down.
+    // The primary goes down (answers 503: marked after KEA_HEALTH_FAILURE_THRESHOLD=2 checks in a
+    // row, one 100 ms interval later than on a refused connection).
     primary.reset().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(503))

@@ -31,6 +31,7 @@ fn pair(mode: HaWriteMode) -> (KeaServers, Arc<Metrics>) {
 fn network() -> KeaError {
     KeaError::Network {
         reason: "connection refused".into(),
+        connect: true,
     }
 }
 

@@ -145,6 +145,7 @@ async fn every_error_class_from_injected_faults() {
         sim.inject(fault.on_command("status-get").times(1));
         let e = kea.status_get().await.unwrap_err();
         assert_eq!((e.category(), e.requeue_class()), (category, class), "{e:?}");
+        assert!(!e.is_connect_failure(), "the server was reached: {e:?}");
         // The fault was for one request: the next one succeeds.
         kea.status_get().await.unwrap();
     }
@@ -152,6 +153,64 @@ async fn every_error_class_from_injected_faults() {
     sim.inject(Fault::refuse(Some(Duration::from_millis(200))));
     let e = kea.status_get().await.unwrap_err();
     assert_eq!(e.category(), "network", "{e:?}");
+    // The triggering request is reset; while the listener is closed, connections are refused.
+    let e = kea.status_get().await.unwrap_err();
+    assert!(e.is_connect_failure(), "{e:?}");
+}
+
+#[tokio::test]
+async fn one_failed_health_check_is_tolerated_a_refused_connection_is_not() {
+    let sim = sim_builder().start().await;
+    let servers = KeaServers::new(&quick(&sim.url()), Arc::new(Metrics::new())).unwrap();
+    let mut events = servers.subscribe();
+    servers.check_health().await;
+    assert_eq!(
+        servers.health(ServerId::Primary).unwrap().health,
+        HealthState::Healthy
+    );
+
+    // One bad answer between good ones (KEA_HEALTH_FAILURE_THRESHOLD=2 by default): still healthy.
+    for fault in [
+        Fault::garbage(),
+        Fault::http_status(503),
+        Fault::hang(),
+        Fault::reset(),
+    ] {
+        sim.clear_faults();
+        sim.inject(fault.clone().on_command("status-get").times(1));
+        servers.check_health().await;
+        assert_eq!(
+            servers.health(ServerId::Primary).unwrap().health,
+            HealthState::Healthy,
+            "{fault:?}"
+        );
+        servers.check_health().await;
+    }
+    assert!(events.try_recv().is_err(), "no event for isolated failures");
+
+    // Two in a row: unhealthy; answering again: recovered.
+    sim.clear_faults();
+    sim.inject(Fault::http_status(503).on_command("status-get").times(2));
+    servers.check_health().await;
+    servers.check_health().await;
+    assert!(matches!(
+        events.try_recv().unwrap(),
+        ServerEvent::Unhealthy(ServerId::Primary, reason) if reason.contains("503")
+    ));
+    servers.check_health().await;
+    assert_eq!(
+        events.try_recv().unwrap(),
+        ServerEvent::Recovered(ServerId::Primary)
+    );
+
+    // Nothing listens any more: one check is enough.
+    sim.set_down(true).await;
+    servers.check_health().await;
+    let health = servers.health(ServerId::Primary).unwrap();
+    assert!(
+        matches!(&health.health, HealthState::Unhealthy { reason, .. } if reason.contains("connection refused")),
+        "{health:?}"
+    );
 }
 
 #[tokio::test]

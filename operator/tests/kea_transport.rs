@@ -435,6 +435,7 @@ async fn timeouts_and_refused_connections() {
     assert!(matches!(e, KeaError::Timeout { .. }), "{e:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(e.requeue_class(), kea_operator::kea::RequeueClass::Network);
+    assert!(!e.is_connect_failure(), "a slow server is not a gone server");
 
     // A port nobody listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -443,6 +444,7 @@ async fn timeouts_and_refused_connections() {
     let e = client(&url).status_get().await.unwrap_err();
     assert_eq!(e.category(), "network");
     assert!(e.to_string().contains("connection refused"), "{e}");
+    assert!(e.is_connect_failure(), "{e:?}");
     assert!(
         !e.to_string().contains("http://"),
         "the reason does not repeat the URL: {e}"

@@ -92,6 +92,10 @@ pub struct ConfigArgs {
     /// Seconds between health checks of each Kea server.
     #[arg(long, env = "KEA_HEALTH_INTERVAL_SECONDS", global = true, default_value = "30", value_parser = parse::positive_seconds)]
     pub kea_health_interval_seconds: Duration,
+    /// Consecutive failed health checks (5xx, timeout, malformed answer) before a server is marked
+    /// unhealthy; a refused connection marks it at once. 1: the first failure.
+    #[arg(long, env = "KEA_HEALTH_FAILURE_THRESHOLD", global = true, default_value = "2", value_parser = parse::failure_threshold)]
+    pub kea_health_failure_threshold: u32,
     /// Requests in flight per Kea server (Kea shares its threads with DHCP service).
     #[arg(long, env = "KEA_MAX_IN_FLIGHT", global = true, default_value = "8", value_parser = parse::positive_count)]
     pub kea_max_in_flight: u32,

@@ -103,6 +103,7 @@ pub const ALL_VARIABLES: &[&str] = &[
     "KEA_CONFIG_WRITE_DEBOUNCE_MS",
     "KEA_HA_WRITE_MODE",
     "KEA_HEALTH_INTERVAL_SECONDS",
+    "KEA_HEALTH_FAILURE_THRESHOLD",
     "KEA_MAX_IN_FLIGHT",
     "KEA_RETRY_INITIAL_MS",
     "KEA_RETRY_FACTOR",
@@ -163,6 +164,9 @@ pub struct KeaConfig {
     pub config_write_debounce: Duration,
     pub ha_write_mode: HaWriteMode,
     pub health_interval: Duration,
+    /// `KEA_HEALTH_FAILURE_THRESHOLD`: consecutive failed health checks that mark a server
+    /// unhealthy (a refused connection counts as enough at once).
+    pub health_failure_threshold: u32,
     /// `KEA_MAX_IN_FLIGHT`: requests in flight per server.
     pub max_in_flight: u32,
     pub retry: RetryConfig,
@@ -185,6 +189,7 @@ impl KeaConfig {
             config_write_debounce: Duration::from_millis(1000),
             ha_write_mode: HaWriteMode::AllServers,
             health_interval: Duration::from_secs(30),
+            health_failure_threshold: 2,
             max_in_flight: 8,
             retry: RetryConfig::default(),
             breaker: BreakerConfig::default(),
@@ -548,6 +553,7 @@ fn kea_config(args: &ConfigArgs, warnings: &mut Vec<String>) -> Result<KeaConfig
             }
         },
         health_interval: args.kea_health_interval_seconds,
+        health_failure_threshold: args.kea_health_failure_threshold,
         max_in_flight: args.kea_max_in_flight,
         retry: RetryConfig {
             initial: args.kea_retry_initial_ms,

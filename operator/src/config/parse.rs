@@ -47,6 +47,14 @@ pub fn positive_count(raw: &str) -> Result<u32, String> {
     }
 }
 
+/// A failure threshold: at least one (1 acts on the first failure; 0 would never act).
+pub fn failure_threshold(raw: &str) -> Result<u32, String> {
+    positive_count(raw).map_err(|_| {
+        "expected a whole number of 1 or more (1 marks a server unhealthy on its first failed check), e.g. 2"
+            .into()
+    })
+}
+
 /// A backoff factor: at least 1.0 so delays never shrink, and small enough to stay meaningful.
 pub fn backoff_factor(raw: &str) -> Result<f64, String> {
     match raw.trim().parse::<f64>() {
@@ -105,6 +113,8 @@ mod tests {
     fn counts_factors_ports_and_bools() {
         assert_eq!(positive_count("5").unwrap(), 5);
         assert!(positive_count("0").is_err());
+        assert_eq!(failure_threshold("1").unwrap(), 1);
+        assert!(failure_threshold("0").unwrap_err().contains("1 or more"));
         assert_eq!(backoff_factor("2.0").unwrap(), 2.0);
         assert!(backoff_factor("0.5").is_err());
         assert_eq!(port("8000").unwrap(), 8000);

@@ -34,6 +34,7 @@ fn defaults_match_the_spec() {
     assert_eq!(c.kea.operation_target, TargetSetting::Auto);
     assert_eq!(c.kea.ha_write_mode, HaWriteMode::AllServers);
     assert_eq!(c.kea.health_interval, Duration::from_secs(30));
+    assert_eq!(c.kea.health_failure_threshold, 2);
     assert_eq!(c.kea.max_in_flight, 8);
     assert_eq!(c.kea.retry, RetryConfig::default());
     assert_eq!(c.kea.breaker, BreakerConfig::default());
@@ -52,6 +53,31 @@ fn defaults_match_the_spec() {
         (fresh.timeout, fresh.retry, fresh.breaker, fresh.max_in_flight),
         (c.kea.timeout, c.kea.retry, c.kea.breaker, c.kea.max_in_flight)
     );
+    assert_eq!(
+        (fresh.health_interval, fresh.health_failure_threshold),
+        (c.kea.health_interval, c.kea.health_failure_threshold)
+    );
+}
+
+#[test]
+fn health_failure_threshold_is_a_count_of_at_least_one() {
+    for (value, threshold) in [("1", 1), ("3", 3), (" 5 ", 5)] {
+        let arg = format!("--kea-health-failure-threshold={value}");
+        let c = parse(&["--kea-url", "http://k", &arg]).unwrap();
+        assert_eq!(c.kea.health_failure_threshold, threshold, "{value:?}");
+    }
+    for bad in ["0", "-1", "two", "1.5"] {
+        let arg = format!("--kea-health-failure-threshold={bad}");
+        let e = config_err(&["--kea-url", "http://k", &arg]);
+        assert_eq!(e.variable, "KEA_HEALTH_FAILURE_THRESHOLD", "{bad:?}");
+        let line = e.to_string();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with("KEA_HEALTH_FAILURE_THRESHOLD: expected a whole number of 1 or more")
+                && line.contains("e.g. 2"),
+            "the variable and the fix: {line}"
+        );
+    }
 }
 
 #[test]

@@ -203,6 +203,7 @@ impl KeaClient {
         let inner = &self.inner;
         let _permit = inner.in_flight.acquire().await.map_err(|_| KeaError::Network {
             reason: "client is shut down".into(),
+            connect: false,
         })?;
         let _gauge = inner.metrics.kea_in_flight(inner.server);
         let started = Instant::now();

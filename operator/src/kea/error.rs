@@ -124,7 +124,13 @@ pub enum KeaFailure {
 pub enum KeaError {
     /// Connection refused or reset, name resolution, connection closed mid-answer.
     #[error("cannot reach Kea: {reason}")]
-    Network { reason: String },
+    Network {
+        reason: String,
+        /// No connection could be established at all (refused, no route, name resolution; not a
+        /// connect timeout): nothing is listening there. Unlike a reset, a timeout or a garbled
+        /// answer this is unambiguous, so the health check acts on it at once.
+        connect: bool,
+    },
     #[error("Kea did not answer within {}", humanize(*after))]
     Timeout { after: Duration },
     /// The TLS handshake failed: an untrusted, expired or misnamed server certificate, or the server
@@ -275,6 +281,11 @@ impl KeaError {
                 | KeaError::DatabaseUnavailable { .. }
                 | KeaError::DaemonUnavailable { .. }
         )
+    }
+
+    /// Whether no connection could be established at all (see [`KeaError::Network`]'s `connect`).
+    pub fn is_connect_failure(&self) -> bool {
+        matches!(self, KeaError::Network { connect: true, .. })
     }
 
     /// Whether a read should go on to the next server: the server failed, refused us, cannot run the

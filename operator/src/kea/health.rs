@@ -7,6 +7,13 @@
 //! `needs_resync`, and the active server only returns to it after the controller re-synced it and
 //! called [`KeaServers::mark_resynced`] (SPEC §4: "returns to the primary once it is healthy and first
 //! re-syncs it"). Without a usable alternative a server is used even while it awaits its re-sync.
+//!
+//! Marking a server unhealthy: one garbage answer, 5xx or timeout must not take a working server
+//! out for a whole interval (an unhealthy server fails every call fast, and each refused call grows
+//! its object's backoff), so such failures mark it only after `KEA_HEALTH_FAILURE_THRESHOLD` checks
+//! in a row failed; any answer resets the count. A refused connection is unambiguous — nothing
+//! listens there — and marks it at once, as do Kea's own well-formed statements that the server
+//! cannot serve (a required hook missing, the hosts database lost, the DHCPv4 daemon offline).
 
 use std::time::Duration;
 
@@ -58,6 +65,8 @@ pub(super) struct SlotState {
     pub(super) status: Option<ServerStatus>,
     pub(super) missing_hooks: Vec<Hook>,
     pub(super) needs_resync: bool,
+    /// Health checks failed in a row without an answer (reset by any answer).
+    pub(super) consecutive_failures: u32,
 }
 
 /// A snapshot of one server's state, for `/readyz`, the `check` report and the controller.
@@ -94,6 +103,21 @@ pub fn restarted(before: &ServerStatus, now: &ServerStatus) -> bool {
 
 /// What one check of one server found.
 pub(super) type Observation = Result<(CommandSet, ServerStatus), KeaError>;
+
+/// Whether one failed check is enough to mark a server unhealthy, whatever
+/// `KEA_HEALTH_FAILURE_THRESHOLD` says. A refused connection means nothing listens (the server or
+/// its pod is gone) and failover must be fast (SPEC §9: primary killed → first successful write on
+/// the secondary within 2 s); a control agent saying the DHCPv4 daemon is offline, or
+/// Kea saying its hosts database is lost, is the server's own well-formed statement. A 5xx, a
+/// timeout, a reset, a TLS or authentication failure or a garbled answer may be a one-off (a proxy
+/// or a busy server) and waits for the threshold.
+fn conclusive(e: &KeaError) -> bool {
+    e.is_connect_failure()
+        || matches!(
+            e,
+            KeaError::DaemonUnavailable { .. } | KeaError::DatabaseUnavailable { .. }
+        )
+}
 
 impl KeaServers {
     /// A snapshot of one server's state.
@@ -172,11 +196,30 @@ impl KeaServers {
         {
             let mut state = slot.state.lock();
             let new_health = match &observation {
-                Err(e) => HealthState::Unhealthy {
-                    reason: e.to_string(),
-                    class: e.requeue_class(),
-                },
+                Err(e) => {
+                    state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                    let failures = state.consecutive_failures;
+                    let threshold = self.inner.health_failure_threshold;
+                    if conclusive(e)
+                        || failures >= threshold
+                        || matches!(state.health, HealthState::Unhealthy { .. })
+                    {
+                        HealthState::Unhealthy {
+                            reason: e.to_string(),
+                            class: e.requeue_class(),
+                        }
+                    } else {
+                        // Below the threshold the server keeps its state (healthy, or not checked
+                        // yet): no event, and calls still go to it.
+                        tracing::warn!(
+                            server = %slot.id, category = e.category(), error = %e, failures, threshold,
+                            "Kea health check failed ({failures}/{threshold}); not marked unhealthy yet"
+                        );
+                        state.health.clone()
+                    }
+                }
                 Ok((commands, status)) => {
+                    state.consecutive_failures = 0;
                     state.missing_hooks = commands.missing_hooks();
                     if let Some(before) = &state.status
                         && restarted(before, status)
@@ -345,9 +388,58 @@ mod tests {
     }
 
     fn pair() -> KeaServers {
-        let config = KeaConfig::new("http://127.0.0.1:9".parse().unwrap())
+        pair_with_threshold(KeaConfig::new("http://127.0.0.1:9".parse().unwrap()).health_failure_threshold)
+    }
+
+    fn pair_with_threshold(threshold: u32) -> KeaServers {
+        let mut config = KeaConfig::new("http://127.0.0.1:9".parse().unwrap())
             .with_secondary("http://127.0.0.1:10".parse().unwrap());
+        config.health_failure_threshold = threshold;
         KeaServers::new(&config, Arc::new(Metrics::new())).unwrap()
+    }
+
+    fn refused() -> KeaError {
+        KeaError::Network {
+            reason: "connection refused".into(),
+            connect: true,
+        }
+    }
+
+    /// Failures that may be one-offs on a working server: they wait for the threshold.
+    fn ambiguous_failures() -> Vec<KeaError> {
+        vec![
+            KeaError::ServerError { status: 503 },
+            KeaError::Protocol {
+                reason: "expected JSON".into(),
+            },
+            KeaError::Timeout {
+                after: Duration::from_secs(10),
+            },
+            KeaError::Network {
+                reason: "connection reset".into(),
+                connect: false,
+            },
+            KeaError::Tls {
+                reason: "handshake".into(),
+            },
+            KeaError::Unauthorized,
+        ]
+    }
+
+    /// Both servers checked and healthy, reads on the primary, events drained.
+    fn healthy_pair(threshold: u32) -> (KeaServers, tokio::sync::broadcast::Receiver<ServerEvent>) {
+        let servers = pair_with_threshold(threshold);
+        let rx = servers.subscribe();
+        for (slot, pid) in servers.inner.slots.iter().zip([1, 2]) {
+            servers.observe(slot, Ok((all_commands(), status(pid, 10, 10))));
+        }
+        servers.update_active();
+        assert_eq!(servers.active(), ServerId::Primary);
+        (servers, rx)
+    }
+
+    fn primary_health(servers: &KeaServers) -> HealthState {
+        servers.health(ServerId::Primary).unwrap().health
     }
 
     fn events(rx: &mut tokio::sync::broadcast::Receiver<ServerEvent>) -> Vec<ServerEvent> {
@@ -388,12 +480,7 @@ mod tests {
         assert_eq!(servers.active(), ServerId::Primary);
         assert!(events(&mut rx).is_empty());
 
-        servers.observe(
-            primary,
-            Err(KeaError::Network {
-                reason: "connection refused".into(),
-            }),
-        );
+        servers.observe(primary, Err(refused()));
         servers.update_active();
         assert_eq!(servers.active(), ServerId::Secondary);
         let seen = events(&mut rx);
@@ -410,12 +497,7 @@ mod tests {
         assert!(servers.is_any_usable());
 
         // Still down: no repeated events.
-        servers.observe(
-            primary,
-            Err(KeaError::Network {
-                reason: "connection refused".into(),
-            }),
-        );
+        servers.observe(primary, Err(refused()));
         servers.update_active();
         assert!(events(&mut rx).is_empty());
 
@@ -483,7 +565,8 @@ mod tests {
     #[tokio::test]
     async fn with_nothing_usable_the_choice_stays() {
         let servers = pair();
-        for slot in &servers.inner.slots {
+        // Two timeouts in a row: the default threshold.
+        for slot in servers.inner.slots.iter().chain(&servers.inner.slots) {
             servers.observe(
                 slot,
                 Err(KeaError::Timeout {
@@ -494,5 +577,196 @@ mod tests {
         servers.update_active();
         assert_eq!(servers.active(), ServerId::Primary);
         assert!(!servers.is_any_usable());
+    }
+
+    #[tokio::test]
+    async fn one_failed_check_keeps_a_server_healthy_two_in_a_row_mark_it() {
+        for failure in ambiguous_failures() {
+            let (servers, mut rx) = healthy_pair(2);
+            let primary = &servers.inner.slots[0];
+
+            servers.observe(primary, Err(failure.clone()));
+            servers.update_active();
+            assert_eq!(primary_health(&servers), HealthState::Healthy, "{failure:?}");
+            assert_eq!(servers.active(), ServerId::Primary, "{failure:?}");
+            assert!(
+                events(&mut rx).is_empty(),
+                "{failure:?}: no event below the threshold"
+            );
+            assert!(servers.is_any_usable());
+            // The probe itself failed; the server is still counted healthy.
+            let text = servers.inner.metrics.render();
+            assert!(
+                text.contains("kea_operator_server_health{server=\"primary\",type=\"reachable\"} 0")
+                    && text.contains("kea_operator_server_health{server=\"primary\",type=\"healthy\"} 1"),
+                "{failure:?}: {text}"
+            );
+
+            servers.observe(primary, Err(failure.clone()));
+            servers.update_active();
+            assert!(
+                matches!(primary_health(&servers), HealthState::Unhealthy { ref reason, class }
+                    if *reason == failure.to_string() && class == failure.requeue_class()),
+                "{failure:?}"
+            );
+            assert_eq!(servers.active(), ServerId::Secondary, "{failure:?}");
+            assert_eq!(
+                events(&mut rx),
+                vec![
+                    ServerEvent::Unhealthy(ServerId::Primary, failure.to_string()),
+                    ServerEvent::Failover {
+                        from: ServerId::Primary,
+                        to: ServerId::Secondary
+                    }
+                ],
+                "{failure:?}"
+            );
+            let text = servers.inner.metrics.render();
+            assert!(
+                text.contains("kea_operator_server_health{server=\"primary\",type=\"healthy\"} 0"),
+                "{text}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_resets_the_count() {
+        let (servers, mut rx) = healthy_pair(2);
+        let primary = &servers.inner.slots[0];
+        for _ in 0..3 {
+            servers.observe(primary, Err(KeaError::ServerError { status: 502 }));
+            assert_eq!(primary_health(&servers), HealthState::Healthy);
+            servers.observe(primary, Ok((all_commands(), status(1, 20, 10))));
+            assert_eq!(primary_health(&servers), HealthState::Healthy);
+        }
+        servers.update_active();
+        assert_eq!(servers.active(), ServerId::Primary);
+        assert!(events(&mut rx).is_empty(), "no flapping");
+        assert!(!servers.health(ServerId::Primary).unwrap().needs_resync);
+
+        // A higher threshold counts the same way: two failures, an answer, two failures.
+        let (servers, mut rx) = healthy_pair(3);
+        let primary = &servers.inner.slots[0];
+        let garbage = || {
+            Err(KeaError::Protocol {
+                reason: "not JSON".into(),
+            })
+        };
+        servers.observe(primary, garbage());
+        servers.observe(primary, garbage());
+        servers.observe(primary, Ok((all_commands(), status(1, 20, 10))));
+        servers.observe(primary, garbage());
+        servers.observe(primary, garbage());
+        assert_eq!(primary_health(&servers), HealthState::Healthy);
+        servers.observe(primary, garbage());
+        assert!(matches!(primary_health(&servers), HealthState::Unhealthy { .. }));
+        assert!(matches!(
+            events(&mut rx).as_slice(),
+            [ServerEvent::Unhealthy(ServerId::Primary, _)]
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_or_an_offline_daemon_marks_unhealthy_at_once() {
+        let conclusive = [
+            refused(),
+            KeaError::Network {
+                reason: "cannot connect (dns error)".into(),
+                connect: true,
+            },
+            KeaError::DaemonUnavailable {
+                command: "list-commands".into(),
+                text: "unable to forward command to the dhcp4 service".into(),
+            },
+            KeaError::DatabaseUnavailable {
+                command: "status-get".into(),
+                text: "Host database not available".into(),
+            },
+        ];
+        for failure in conclusive {
+            // Even with a high threshold.
+            let (servers, mut rx) = healthy_pair(5);
+            let primary = &servers.inner.slots[0];
+            servers.observe(primary, Err(failure.clone()));
+            servers.update_active();
+            assert!(
+                matches!(primary_health(&servers), HealthState::Unhealthy { .. }),
+                "{failure:?}"
+            );
+            assert_eq!(servers.active(), ServerId::Secondary, "{failure:?}");
+            assert_eq!(
+                events(&mut rx)[0],
+                ServerEvent::Unhealthy(ServerId::Primary, failure.to_string())
+            );
+        }
+
+        // A failure below the threshold, then a refused connection: at once, not after the count.
+        let (servers, _rx) = healthy_pair(5);
+        let primary = &servers.inner.slots[0];
+        servers.observe(primary, Err(KeaError::ServerError { status: 500 }));
+        assert_eq!(primary_health(&servers), HealthState::Healthy);
+        servers.observe(primary, Err(refused()));
+        assert!(
+            matches!(primary_health(&servers), HealthState::Unhealthy { ref reason, .. }
+            if reason.contains("connection refused"))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unhealthy_server_stays_unhealthy_on_any_failure_until_it_answers() {
+        let (servers, mut rx) = healthy_pair(5);
+        let primary = &servers.inner.slots[0];
+        servers.observe(primary, Err(refused()));
+        let _ = events(&mut rx);
+        // The first failure after the outage is below the threshold again, but the server never
+        // answered in between: it stays out (the reason follows the latest failure).
+        servers.observe(primary, Err(KeaError::ServerError { status: 503 }));
+        assert!(
+            matches!(primary_health(&servers), HealthState::Unhealthy { ref reason, .. }
+            if reason.contains("503"))
+        );
+        servers.observe(primary, Ok((all_commands(), status(1, 40, 10))));
+        assert_eq!(primary_health(&servers), HealthState::Healthy);
+        let seen = events(&mut rx);
+        assert!(
+            seen.contains(&ServerEvent::Recovered(ServerId::Primary)),
+            "{seen:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unchecked_server_is_not_marked_on_one_ambiguous_failure() {
+        let servers = pair();
+        let primary = &servers.inner.slots[0];
+        servers.observe(primary, Err(KeaError::ServerError { status: 503 }));
+        assert_eq!(primary_health(&servers), HealthState::Unknown);
+        assert!(!servers.is_any_usable(), "not ready before a check passed");
+        servers.observe(primary, Err(KeaError::ServerError { status: 503 }));
+        assert!(matches!(primary_health(&servers), HealthState::Unhealthy { .. }));
+    }
+
+    #[tokio::test]
+    async fn threshold_one_marks_unhealthy_on_the_first_failure() {
+        for failure in ambiguous_failures() {
+            let (servers, mut rx) = healthy_pair(1);
+            let primary = &servers.inner.slots[0];
+            servers.observe(primary, Err(failure.clone()));
+            servers.update_active();
+            assert!(
+                matches!(primary_health(&servers), HealthState::Unhealthy { .. }),
+                "{failure:?}"
+            );
+            assert_eq!(servers.active(), ServerId::Secondary);
+            assert_eq!(
+                events(&mut rx),
+                vec![
+                    ServerEvent::Unhealthy(ServerId::Primary, failure.to_string()),
+                    ServerEvent::Failover {
+                        from: ServerId::Primary,
+                        to: ServerId::Secondary
+                    }
+                ]
+            );
+        }
     }
 }

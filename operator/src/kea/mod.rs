@@ -20,7 +20,9 @@
 //!   per server are capped. An `op` is `Fn(KeaClient, OperationTarget) -> impl Future<Output =
 //!   Result<T, KeaError>>`; the target is the server's resolved `operation-target`.
 //! - **Health** ([`KeaServers::spawn_health_task`]): every `KEA_HEALTH_INTERVAL_SECONDS`,
-//!   `list-commands` + `status-get` per server; events on [`KeaServers::subscribe`]:
+//!   `list-commands` + `status-get` per server; a refused connection marks a server unhealthy at
+//!   once, other failed checks after `KEA_HEALTH_FAILURE_THRESHOLD` in a row; events on
+//!   [`KeaServers::subscribe`]:
 //!   [`ServerEvent::Failover`], [`ServerEvent::Recovered`], [`ServerEvent::Restarted`],
 //!   [`ServerEvent::Unhealthy`]. On `Recovered`/`Restarted` the controller sweeps that server and then
 //!   calls [`KeaServers::mark_resynced`]; reads return to a recovered primary only after that.

@@ -90,6 +90,8 @@ pub(super) struct Inner {
     pub(super) write_mode: HaWriteMode,
     pub(super) target_setting: TargetSetting,
     pub(super) health_interval: Duration,
+    /// `KEA_HEALTH_FAILURE_THRESHOLD`, at least 1.
+    pub(super) health_failure_threshold: u32,
     pub(super) active: Mutex<ServerId>,
     pub(super) events: broadcast::Sender<ServerEvent>,
     pub(super) metrics: Arc<Metrics>,
@@ -164,6 +166,7 @@ impl KeaServers {
                 write_mode: config.ha_write_mode,
                 target_setting: config.operation_target,
                 health_interval: config.health_interval,
+                health_failure_threshold: config.health_failure_threshold.max(1),
                 active: Mutex::new(ServerId::Primary),
                 events,
                 metrics,

@@ -154,6 +154,10 @@ fn too_large(limit: usize) -> KeaError {
 
 /// Maps a reqwest failure to our error. reqwest's own message names the URL; we build the reason
 /// from the causes instead (the URL is logged separately, as the server's name).
+///
+/// A failure to establish the connection is flagged (`connect`): the health check treats it as
+/// conclusive, so it must not cover what may be transient on a working server — connect timeouts
+/// (a loaded server, a lost SYN), resets, a connection closed during the TLS handshake.
 fn classify(e: &reqwest::Error) -> KeaError {
     if let Some(tls) = e.source().and_then(find_rustls_error) {
         return KeaError::Tls {
@@ -163,22 +167,25 @@ fn classify(e: &reqwest::Error) -> KeaError {
     if e.is_timeout() {
         return KeaError::Network {
             reason: "connection timed out".into(),
+            connect: false,
         };
     }
     let mut source = e.source();
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            let reason = match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-                std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
-                std::io::ErrorKind::ConnectionAborted => "connection aborted".to_string(),
-                std::io::ErrorKind::TimedOut => "connection timed out".to_string(),
-                std::io::ErrorKind::UnexpectedEof => {
-                    "connection closed before the answer was complete".to_string()
-                }
-                _ => truncate(&io.to_string()),
+            let (reason, connect) = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => ("connection refused".to_string(), true),
+                std::io::ErrorKind::ConnectionReset => ("connection reset".to_string(), false),
+                std::io::ErrorKind::ConnectionAborted => ("connection aborted".to_string(), false),
+                std::io::ErrorKind::TimedOut => ("connection timed out".to_string(), false),
+                std::io::ErrorKind::UnexpectedEof => (
+                    "connection closed before the answer was complete".to_string(),
+                    false,
+                ),
+                // No route, unreachable network, name resolution: the connector failed.
+                _ => (truncate(&io.to_string()), e.is_connect()),
             };
-            return KeaError::Network { reason };
+            return KeaError::Network { reason, connect };
         }
         source = err.source();
     }
@@ -189,7 +196,10 @@ fn classify(e: &reqwest::Error) -> KeaError {
     } else {
         error_chain(e)
     };
-    KeaError::Network { reason }
+    KeaError::Network {
+        reason,
+        connect: e.is_connect(),
+    }
 }
 
 /// A rustls error anywhere in the chain. The connectors wrap it in `io::Error`s (sometimes twice),
