@@ -36,6 +36,7 @@ ci:
     scripts/timed e2e-real-kea just e2e-real-kea
     scripts/timed e2e-containers just e2e-containers
     scripts/timed e2e-kind-check just e2e --check
+    scripts/timed bench-converge-smoke just bench-converge-smoke
     scripts/timed fuzz just fuzz 30
 
 # Fuzz every cargo-fuzz target for SECONDS each (default 60) on stable Rust; a crash fails
@@ -45,6 +46,16 @@ fuzz SECONDS="60" *TARGETS:
 # Benchmark kea-sim against real Kea 3.0.4 (reservation-get, wrk, 8 connections); prints a BENCH line
 bench SECONDS="10":
     scripts/bench/kea-throughput.sh {{SECONDS}} 8
+
+# Convergence benchmark (SPEC §9): NCS NCs × 2 leased interfaces against a kea-sim pair; time to Ready vs the lower bound, Kea commands per interface, operator peak RSS, sweep cost
+bench-converge NCS="10000" *ARGS: _sandbox-binaries
+    KEA_OPERATOR_BIN={{sandbox_bin}}/kea-operator KEA_SIM_BIN={{sandbox_bin}}/kea-sim E2E_RUN_DIR=$KEA_OPERATOR_CACHE/bench-runs \
+      cargo run --locked --release -p e2e --bin converge -- --ncs {{NCS}} {{ARGS}}
+
+# The convergence benchmark at 200 NCs with the debug build `just test` made (CI: it keeps running and its world ends exact; numbers at this size are not the targets)
+bench-converge-smoke: _sandbox-binaries
+    KEA_OPERATOR_BIN={{sandbox_bin}}/kea-operator KEA_SIM_BIN={{sandbox_bin}}/kea-sim E2E_RUN_DIR=$KEA_OPERATOR_CACHE/bench-runs \
+      cargo run --locked -p e2e --bin converge -- --ncs 200 --resync-seconds 10
 
 # Run kea-sim with the example config (Kea socket 127.0.0.1:8000, admin API 127.0.0.1:8001)
 kea-sim *ARGS:

@@ -18,6 +18,7 @@
 
 pub mod apiserver;
 pub mod artifacts;
+pub mod bench;
 pub mod cluster;
 pub mod docker;
 pub mod invariants;

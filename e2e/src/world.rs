@@ -413,6 +413,12 @@ impl World {
         Ok(())
     }
 
+    /// Ends a world that is not a scenario (the benchmark's lower-bound run): no invariants, no
+    /// failure report.
+    pub fn dismiss(mut self) {
+        self.finished = true;
+    }
+
     /// Seconds since the world started (for scenario logs).
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()

@@ -17,7 +17,9 @@ pub struct SubnetDef {
 
 /// Subnet 1 (`10.100.0.0/16`): most scenarios. Subnet 2 (`10.101.0.0/16`): a NetworkNamespace
 /// moved to another prefix. Pools hold about 1000 addresses: the 500-interface NC fits.
-pub fn subnets() -> [SubnetDef; 2] {
+/// Subnet 3 (`10.102.0.0/16`): the convergence benchmark, whose pool holds 65,000 addresses
+/// (10,000 NCs × 2 interfaces, and more with `--ncs`).
+pub fn subnets() -> [SubnetDef; 3] {
     [
         SubnetDef {
             id: 1,
@@ -31,6 +33,12 @@ pub fn subnets() -> [SubnetDef; 2] {
             pool_first: Ipv4Addr::new(10, 101, 1, 10),
             pool_last: Ipv4Addr::new(10, 101, 4, 250),
         },
+        SubnetDef {
+            id: 3,
+            prefix: Ipv4Net::new(Ipv4Addr::new(10, 102, 0, 0), 16).expect("valid /16"),
+            pool_first: Ipv4Addr::new(10, 102, 0, 10),
+            pool_last: Ipv4Addr::new(10, 102, 255, 250),
+        },
     ]
 }
 
@@ -38,6 +46,8 @@ pub fn subnets() -> [SubnetDef; 2] {
 pub const PREFIX_1: &str = "10.100.0.0/16";
 /// The prefix of subnet 2.
 pub const PREFIX_2: &str = "10.101.0.0/16";
+/// The prefix of subnet 3 (the benchmark's).
+pub const PREFIX_3: &str = "10.102.0.0/16";
 
 /// A reservation in the configuration file: a host the operator never owned and must never touch.
 pub const CONFIG_HOST_MAC: &str = "02:00:00:00:00:01";
@@ -101,6 +111,10 @@ mod tests {
         assert_eq!(subnet_for_prefix("10.0.0.0/8".parse().expect("net")), None);
         assert_eq!(subnet_of(CONFIG_HOST_IP).map(|s| s.id), Some(1));
         let base = dhcp4_base();
-        assert_eq!(base["subnet4"].as_array().map(Vec::len), Some(2));
+        assert_eq!(base["subnet4"].as_array().map(Vec::len), Some(3));
+        assert_eq!(
+            subnet_for_prefix(PREFIX_3.parse().expect("net")).map(|s| s.id),
+            Some(3)
+        );
     }
 }

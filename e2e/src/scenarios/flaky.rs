@@ -285,12 +285,10 @@ async fn bursts(w: &mut World) -> anyhow::Result<()> {
         hit >= 5,
         "only {hit} requests met a fault: the burst did not happen"
     );
-    let absorbed = w
-        .operator()
-        .logs()
-        .matches("not marked unhealthy yet")
-        .count();
-    eprintln!("flaky: bursts: {hit} faulted requests; {absorbed} failed health probes absorbed by the threshold");
+    let absorbed = w.operator().logs().matches("not marked unhealthy yet").count();
+    eprintln!(
+        "flaky: bursts: {hit} faulted requests; {absorbed} failed health probes absorbed by the threshold"
+    );
     sim.clear_faults().await?;
     w.converge(Duration::from_secs(30)).await
 }
