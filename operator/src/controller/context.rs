@@ -78,15 +78,6 @@ impl Context {
         *self.leadership.borrow() == Leadership::Leader
     }
 
-    /// The valid NetworkConfigurations in the store (malformed ones are reported by their reconcile).
-    pub fn valid_ncs(&self) -> Vec<NetworkConfiguration> {
-        self.ncs
-            .state()
-            .iter()
-            .filter_map(|guard| guard.0.as_ref().ok().cloned())
-            .collect()
-    }
-
     pub fn valid_nns(&self) -> Vec<NetworkNamespace> {
         self.nns
             .state()

@@ -24,8 +24,12 @@ use crate::crd::NetworkConfiguration;
 
 /// How long a note's recorder is kept after its last use: kube's series window (6 minutes).
 const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
-/// Above this many recorders, those unused for [`SERIES_WINDOW`] are dropped.
-const PRUNE_ABOVE: usize = 256;
+/// At most this many recorders are kept; the least recently used go first. Each holds the last
+/// Event it wrote (as the API server returned it), some kilobytes: without a bound, a first
+/// convergence of 10,000 NCs (four notes each) kept 40,000 of them for the series window, and the
+/// operator's RSS reached 711 MiB (`just bench-converge`). A note whose recorder was evicted and
+/// repeats within the window starts a new Event instead of a series: more Events, never a lost one.
+const MAX_RECORDERS: usize = 512;
 
 /// Publishes Events; one recorder per distinct (object, type, reason, action, note).
 pub struct Publisher {
@@ -59,14 +63,29 @@ impl Publisher {
         let key = hasher.finish();
         let now = Instant::now();
         let mut recorders = self.recorders.lock();
-        if recorders.len() > PRUNE_ABOVE {
-            recorders.retain(|_, (_, used)| now.duration_since(*used) < SERIES_WINDOW);
+        if !recorders.contains_key(&key) {
+            make_room(&mut recorders, now);
         }
         let entry = recorders
             .entry(key)
             .or_insert_with(|| (Recorder::new(self.client.clone(), self.reporter.clone()), now));
         entry.1 = now;
         entry.0.clone()
+    }
+}
+
+/// Drops the recorders unused for [`SERIES_WINDOW`] once the map is full, then the least recently
+/// used ones until one more fits under [`MAX_RECORDERS`].
+fn make_room<T>(recorders: &mut HashMap<u64, (T, Instant)>, now: Instant) {
+    if recorders.len() < MAX_RECORDERS {
+        return;
+    }
+    recorders.retain(|_, (_, used)| now.duration_since(*used) < SERIES_WINDOW);
+    while recorders.len() >= MAX_RECORDERS {
+        let Some(oldest) = recorders.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| *k) else {
+            break;
+        };
+        recorders.remove(&oldest);
     }
 }
 
@@ -109,5 +128,45 @@ pub async fn send(
     let recorder = publisher.recorder(reference, &event);
     if let Err(error) = recorder.publish(&event, reference).await {
         tracing::warn!(%error, reason, "could not publish an Event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn recorders_stay_bounded_and_the_least_recently_used_go_first() {
+        let mut map: HashMap<u64, ((), Instant)> = HashMap::new();
+        for key in 0..(MAX_RECORDERS as u64 * 3) {
+            let now = Instant::now();
+            make_room(&mut map, now);
+            map.insert(key, ((), now));
+            tokio::time::advance(Duration::from_millis(1)).await;
+            assert!(map.len() <= MAX_RECORDERS);
+        }
+        // The newest are kept, the oldest went.
+        let last = MAX_RECORDERS as u64 * 3 - 1;
+        assert!(map.contains_key(&last) && !map.contains_key(&0));
+        // Used again recently: kept while older ones go.
+        let now = Instant::now();
+        let survivor = last - (MAX_RECORDERS as u64 - 1);
+        map.get_mut(&survivor).expect("present").1 = now;
+        make_room(&mut map, now);
+        map.insert(u64::MAX, ((), now));
+        assert!(map.contains_key(&survivor), "recently used");
+        assert!(!map.contains_key(&(survivor + 1)), "least recently used went");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn recorders_past_the_series_window_go_when_the_map_is_full() {
+        let mut map: HashMap<u64, ((), Instant)> = HashMap::new();
+        let start = Instant::now();
+        for key in 0..MAX_RECORDERS as u64 {
+            map.insert(key, ((), start));
+        }
+        tokio::time::advance(SERIES_WINDOW + Duration::from_secs(1)).await;
+        make_room(&mut map, Instant::now());
+        assert!(map.is_empty());
     }
 }

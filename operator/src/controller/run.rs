@@ -204,6 +204,7 @@ pub async fn run_with(config: Config, options: RunOptions) -> Result<(), RunErro
             watcher::Config::default(),
         )
         .default_backoff()
+        .modify(forget_managed_fields)
         .reflect(nc_writer)
         .inspect_ok(move |event| {
             index.apply(event);
@@ -224,6 +225,7 @@ pub async fn run_with(config: Config, options: RunOptions) -> Result<(), RunErro
             watcher::Config::default(),
         )
         .default_backoff()
+        .modify(forget_managed_fields)
         .reflect(nn_writer)
         .inspect_ok(move |event| {
             if matches!(event, watcher::Event::InitDone) && !std::mem::replace(&mut synced, true) {
@@ -526,4 +528,11 @@ async fn report_server_events(
             events::send(&ctx.recorder, reference, type_, reason, "HealthCheck", note).await;
         }
     }
+}
+
+/// The stores keep every NC and NetworkNamespace for the process's life; their `managedFields`
+/// (one entry per field manager, often larger than the spec and status together) are never read,
+/// so they are dropped before an object is stored (kube-rs's advice for large stores).
+fn forget_managed_fields<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
 }

@@ -213,7 +213,13 @@ pub async fn sweep_server(ctx: &Context, server: ServerId) -> Result<SweepReport
     ctx.subnets.invalidate(server);
     let subnets = ctx.subnets.get(&ctx.kea, server).await?;
     let nns = ctx.valid_nns();
-    let ncs: Vec<NetworkConfiguration> = ctx.valid_ncs().into_iter().filter(|nc| nc.is_kea()).collect();
+    // Borrowed from the store, not cloned: a sweep of 10,000 NCs must not hold a second copy of them.
+    let guards = ctx.ncs.state();
+    let ncs: Vec<&NetworkConfiguration> = guards
+        .iter()
+        .filter_map(|guard| guard.0.as_ref().ok())
+        .filter(|nc| nc.is_kea())
+        .collect();
     let sweep_ncs: Vec<SweepNc> = ncs.iter().filter_map(|nc| sweep_nc(nc, &nns)).collect();
 
     let mut report = SweepReport::default();
@@ -246,7 +252,7 @@ pub async fn sweep_server(ctx: &Context, server: ServerId) -> Result<SweepReport
 
     let by_uid: HashMap<&str, &NetworkConfiguration> = ncs
         .iter()
-        .filter_map(|nc| nc.metadata.uid.as_deref().map(|uid| (uid, nc)))
+        .filter_map(|nc| nc.metadata.uid.as_deref().map(|uid| (uid, *nc)))
         .collect();
     report.conflicts = report_conflicts(ctx, server, &plan, &by_uid).await;
 
