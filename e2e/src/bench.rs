@@ -30,7 +30,7 @@ use crate::world::{World, WorldOptions};
 pub const PROBE_COMMANDS: [&str; 2] = ["status-get", "list-commands"];
 
 /// One run's settings.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub ncs: usize,
     pub interfaces: usize,
@@ -38,6 +38,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// `RESYNC_INTERVAL_SECONDS` during the run; the sweep measured is the first after convergence.
     pub resync_seconds: u64,
+    /// Extra environment for the operator (an experiment: `MALLOC_ARENA_MAX=2`, `RUST_LOG=debug`).
+    pub operator_env: Vec<(String, String)>,
 }
 
 /// What a run measured.
@@ -56,6 +58,8 @@ pub struct Report {
     pub commands: BTreeMap<String, u64>,
     /// The operator's peak resident set (VmHWM), MiB.
     pub peak_rss_mib: f64,
+    /// Its resident set after the sweep (VmRSS), MiB: what it keeps, against what it peaked at.
+    pub rss_after_mib: f64,
     /// Commands of one steady-state sweep per 100 reservations per server (probes excluded).
     pub sweep_commands_per_100: f64,
     pub sweep_seconds: f64,
@@ -101,8 +105,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  operator peak RSS           {:>10.1} MiB (target < 64)",
-            self.peak_rss_mib
+            "  operator peak RSS           {:>10.1} MiB (target < 64; {:.1} MiB after the sweep)",
+            self.peak_rss_mib, self.rss_after_mib
         )?;
         writeln!(
             f,
@@ -135,15 +139,20 @@ pub fn work(counts: &BTreeMap<String, u64>) -> u64 {
 
 /// `VmHWM` of `/proc/<pid>/status` in MiB.
 pub fn peak_rss_mib(status: &str) -> Option<f64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    status_mib(status, "VmHWM:")
+}
+
+/// A `kB` line of `/proc/<pid>/status` in MiB.
+fn status_mib(status: &str, key: &str) -> Option<f64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
 
 /// Runs the benchmark in the local lane (kea-sim pair process, operator binary).
 pub async fn run(settings: Settings) -> anyhow::Result<Report> {
-    let converged = converge(settings).await?;
-    let lower_bound_seconds = lower_bound(settings).await?;
+    let converged = converge(settings.clone()).await?;
+    let lower_bound_seconds = lower_bound(&settings).await?;
     Ok(Report {
         lower_bound_seconds,
         ..converged
@@ -152,7 +161,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
 
 /// Leases, an NN with subnet 3's prefix and N NCs, concurrently created; returns the names and
 /// each NC's MACs.
-async fn populate(w: &mut World, settings: Settings) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+async fn populate(w: &mut World, settings: &Settings) -> anyhow::Result<Vec<(String, Vec<String>)>> {
     let ns = w.ns.clone();
     w.k8s.create_nn(&ns, "net", Some(layout::PREFIX_3)).await?;
     let mut ncs = Vec::with_capacity(settings.ncs);
@@ -176,7 +185,7 @@ async fn populate(w: &mut World, settings: Settings) -> anyhow::Result<Vec<(Stri
 async fn converge(settings: Settings) -> anyhow::Result<Report> {
     let mut w = World::start(Lane::Local, "bench-converge", WorldOptions::default()).await?;
     let setup = Instant::now();
-    populate(&mut w, settings).await?;
+    populate(&mut w, &settings).await?;
     let setup_seconds = setup.elapsed().as_secs_f64();
     let sim = w
         .kea
@@ -191,13 +200,16 @@ async fn converge(settings: Settings) -> anyhow::Result<Report> {
         Api::namespaced(w.k8s.client().clone(), &w.ns),
         settings.ncs,
     ));
-    let config = w
+    let mut config = w
         .operator_config()
         .set("MAX_CONCURRENT_RECONCILES", settings.concurrency.to_string())
         .set("RESYNC_INTERVAL_SECONDS", settings.resync_seconds.to_string())
         // The chart's defaults: the probes are not what is measured.
         .set("KEA_HEALTH_INTERVAL_SECONDS", "30")
         .set("RUST_LOG", "info");
+    for (k, v) in &settings.operator_env {
+        config = config.set(k, v.clone());
+    }
     let start = Instant::now();
     w.start_operator(config).await?;
     ready.await??;
@@ -219,10 +231,11 @@ async fn converge(settings: Settings) -> anyhow::Result<Report> {
         .pid()
         .ok_or_else(|| anyhow::anyhow!("the operator is a process here"))?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let (sweep_commands_per_100, sweep_seconds) = sweep_cost(&w, settings).await?;
+    let (sweep_commands_per_100, sweep_seconds) = sweep_cost(&w, &settings).await?;
     // Peak after the sweep too: it pages through every reservation.
     let status_after = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or(status);
     let peak_rss_mib = peak_rss_mib(&status_after).unwrap_or(f64::NAN);
+    let rss_after_mib = status_mib(&status_after, "VmRSS:").unwrap_or(f64::NAN);
     w.converge(Duration::from_secs(600)).await?;
     w.finish().await?;
     Ok(Report {
@@ -233,6 +246,7 @@ async fn converge(settings: Settings) -> anyhow::Result<Report> {
         commands_per_interface_per_server: total as f64 / interfaces / 2.0,
         commands,
         peak_rss_mib,
+        rss_after_mib,
         sweep_commands_per_100,
         sweep_seconds,
         lower_bound_seconds: 0.0,
@@ -254,7 +268,7 @@ async fn all_ready(api: Api<NetworkConfiguration>, n: usize) -> anyhow::Result<(
 }
 
 /// Commands of the first sweep of both servers after convergence, per 100 reservations per server.
-async fn sweep_cost(w: &World, settings: Settings) -> anyhow::Result<(f64, f64)> {
+async fn sweep_cost(w: &World, settings: &Settings) -> anyhow::Result<(f64, f64)> {
     let sim = w.kea.sim().ok_or_else(|| anyhow::anyhow!("kea-sim"))?;
     let sweeps = |m: &crate::operator::Metrics| m.sum("kea_operator_sweeps_total", &[("result", "success")]);
     let before = sweeps(&w.operator().metrics().await?);
@@ -285,7 +299,7 @@ async fn sweep_cost(w: &World, settings: Settings) -> anyhow::Result<(f64, f64)>
 /// The minimal work, done directly at the operator's concurrency on a fresh world: per interface a
 /// lease lookup on the primary and an add on both servers; per NC a finalizer, an annotation and a
 /// status write.
-async fn lower_bound(settings: Settings) -> anyhow::Result<f64> {
+async fn lower_bound(settings: &Settings) -> anyhow::Result<f64> {
     let mut w = World::start(Lane::Local, "bench-lower-bound", WorldOptions::default()).await?;
     let ncs = populate(&mut w, settings).await?;
     let (primary, secondary) = w.kea.operator_urls();
@@ -364,5 +378,6 @@ mod tests {
         let status = "Name:\tkea-operator\nVmPeak:\t  900000 kB\nVmHWM:\t   40960 kB\nVmRSS:\t 30000 kB\n";
         assert_eq!(peak_rss_mib(status), Some(40.0));
         assert_eq!(peak_rss_mib("Name: x\n"), None);
+        assert_eq!(status_mib(status, "VmRSS:"), Some(30000.0 / 1024.0));
     }
 }

@@ -24,6 +24,10 @@ struct Cli {
     /// RESYNC_INTERVAL_SECONDS: the sweep measured is the first after convergence.
     #[arg(long, default_value_t = 30)]
     resync_seconds: u64,
+    /// Extra environment for the operator, KEY=VALUE (repeatable): an experiment such as
+    /// `MALLOC_ARENA_MAX=2`.
+    #[arg(long = "operator-env", value_name = "KEY=VALUE", value_parser = key_value)]
+    operator_env: Vec<(String, String)>,
     /// Also write the report here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -42,6 +46,7 @@ async fn main() -> ExitCode {
         interfaces: cli.interfaces,
         concurrency: cli.concurrency,
         resync_seconds: cli.resync_seconds,
+        operator_env: cli.operator_env,
     };
     match bench::run(settings).await {
         Ok(report) => {
@@ -59,5 +64,12 @@ async fn main() -> ExitCode {
             eprintln!("converge: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
     }
 }

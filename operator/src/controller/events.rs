@@ -82,7 +82,11 @@ fn make_room<T>(recorders: &mut HashMap<u64, (T, Instant)>, now: Instant) {
     }
     recorders.retain(|_, (_, used)| now.duration_since(*used) < SERIES_WINDOW);
     while recorders.len() >= MAX_RECORDERS {
-        let Some(oldest) = recorders.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| *k) else {
+        let Some(oldest) = recorders
+            .iter()
+            .min_by_key(|(_, (_, used))| *used)
+            .map(|(k, _)| *k)
+        else {
             break;
         };
         recorders.remove(&oldest);
