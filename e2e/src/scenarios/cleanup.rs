@@ -10,7 +10,23 @@ use crate::lane::Lane;
 use crate::wait::until;
 use crate::world::{World, WorldOptions};
 
-const CLEANUP_TIMEOUT_SECS: u64 = 6;
+const CLEANUP_TIMEOUT_SECS: u64 = 10;
+
+/// How long the operator takes, at most, to mark a hung server unhealthy: `threshold` probes that
+/// each wait for the request timeout, an interval apart.
+fn unhealthy_after(config: &crate::operator::OperatorConfig) -> Duration {
+    let timeout = config
+        .seconds("KEA_TIMEOUT_SECONDS")
+        .unwrap_or(Duration::from_secs(10));
+    let interval = config
+        .seconds("KEA_HEALTH_INTERVAL_SECONDS")
+        .unwrap_or(Duration::from_secs(30));
+    let threshold = config
+        .get("KEA_HEALTH_FAILURE_THRESHOLD")
+        .and_then(|t| t.parse::<u32>().ok())
+        .unwrap_or(2);
+    (timeout + interval) * threshold
+}
 
 async fn gone_everywhere(w: &World, macs: &[String]) -> anyhow::Result<Result<(), String>> {
     for role in Role::BOTH {
@@ -65,9 +81,13 @@ pub async fn run(lane: Lane) -> anyhow::Result<()> {
     let hung_at = Instant::now();
     w.k8s.delete_nc(&ns, &names[3]).await?;
     let m3 = macs_of(3);
+    // The cleanup reads both servers before it deletes; a hung server's reads wait for the request
+    // timeout until its health checks have failed KEA_HEALTH_FAILURE_THRESHOLD times in a row (a
+    // timeout alone is not conclusive), then it is skipped and the primary is cleaned.
+    let marked_unhealthy = unhealthy_after(w.operator().config());
     until(
         "the primary's reservations of the deleted NC gone",
-        Duration::from_secs(5),
+        marked_unhealthy + Duration::from_secs(3),
         async || {
             for m in &m3 {
                 if !super::hosts_of(&w, Role::Primary, m).await?.is_empty() {
