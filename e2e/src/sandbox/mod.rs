@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kea_operator::crd::{InterfaceState, NetworkConfiguration, NetworkNamespace, NetworkNamespaceSpec};
-use kea_sim::IdentType;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use testenv::MissingEnvironment;
 use testenv::kube::KubeEnv;
@@ -412,19 +411,7 @@ impl Sandbox {
         let mut hosts = BTreeMap::new();
         for role in Role::BOTH {
             let list = self.kea.admin.hosts(role.as_str()).await?;
-            let list: Vec<KeaHost> = list
-                .into_iter()
-                .filter(|h| h.identifier_type == IdentType::HwAddress)
-                .filter_map(|h| {
-                    Some(KeaHost {
-                        subnet_id: h.subnet_id,
-                        hw_address: h.identifier.to_ascii_lowercase(),
-                        ip: h.ip_address?,
-                        user_context: h.user_context,
-                    })
-                })
-                .collect();
-            hosts.insert(role, list);
+            hosts.insert(role, KeaHost::from_views(list));
         }
         Ok(Report::build(&ncs, &hosts, samples::INSTANCE))
     }
